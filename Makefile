@@ -1,0 +1,52 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CUTOVER_EMULATOR_URL ?= http://127.0.0.1:4566
+
+.PHONY: setup emulator emulator-stop demo test unit pytest molecule lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+emulator: setup
+	$(BIN)/python -m rehearsal.emulator start
+
+emulator-stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m rehearsal.emulator stop; else echo "no venv, no emulator"; fi
+
+demo: setup
+	$(BIN)/python -m rehearsal.demo
+
+test: setup pytest molecule lint
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+molecule: setup
+	@set -e; for s in $$(ls molecule 2>/dev/null); do \
+	  [ -f molecule/$$s/molecule.yml ] || continue; \
+	  echo "== molecule scenario $$s"; $(BIN)/molecule test -s $$s; done
+
+lint: setup
+	$(BIN)/ansible-lint --offline playbooks roles molecule
+	$(BIN)/python -m compileall -q library module_utils rehearsal
+
+bench: setup
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean: emulator-stop
+	rm -rf $(VENV) .state reports .pytest_cache

@@ -1,0 +1,81 @@
+"""Run a playbook as an operator would, and read what it reported."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    result: dict | None
+
+    @property
+    def stats(self) -> dict:
+        return (self.result or {}).get("stats", {}).get("localhost", {})
+
+    @property
+    def changed(self) -> int:
+        return self.stats.get("changed", 0)
+
+    @property
+    def failed(self) -> bool:
+        return self.rc != 0
+
+    def task_results(self, name_contains: str = "") -> list[dict]:
+        out = []
+        for play in (self.result or {}).get("plays", []):
+            for task in play.get("tasks", []):
+                if name_contains in task["task"]["name"]:
+                    out.append(task["hosts"].get("localhost", {}))
+        return out
+
+    def messages(self) -> str:
+        """Every failure message, joined: what the operator reads."""
+        msgs = []
+        for res in self.task_results():
+            if res.get("failed") or res.get("unreachable"):
+                msgs.append(str(res.get("msg", "")))
+        return "\n".join(msgs) + "\n" + self.stderr
+
+
+def run_playbook(
+    playbook: str,
+    inventory: str = "test",
+    extra_vars: dict | None = None,
+    check: bool = False,
+    diff: bool = False,
+    env: dict | None = None,
+    timeout: int = 600,
+) -> PlaybookRun:
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
+           str(PROJECT_DIR / "playbooks" / playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    full_env = dict(os.environ)
+    full_env.update(
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}{os.pathsep}{full_env.get('PATH', '')}",
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=full_env, capture_output=True, text=True, timeout=timeout)
+    try:
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        result = None
+    return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, result)

@@ -1,0 +1,82 @@
+"""Shared fixtures: one emulator per test session, reset before each test.
+
+The emulator runs on a free loopback port (never the operator's 4566), its
+PID file in a temporary state directory; it is stopped by that PID at the end
+of the session, also when tests fail.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from rehearsal import emulator as emu  # noqa: E402
+from rehearsal.proxy import FaultProxy  # noqa: E402
+
+REGION = "ap-northeast-2"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory):
+    """A moto server for the whole session; stopped by PID afterwards."""
+    directory = tmp_path_factory.mktemp("emulator-state")
+    server = emu.start(f"http://127.0.0.1:{_free_port()}", directory=directory)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server, monkeypatch):
+    """A clean emulator for one test; its URL is also in CUTOVER_EMULATOR_URL."""
+    emu.reset(emulator_server.url)
+    monkeypatch.setenv("CUTOVER_EMULATOR_URL", emulator_server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return emulator_server.url
+
+
+@pytest.fixture
+def aws(emulator):
+    """aws('lambda') -> boto3 client against the clean emulator."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+    def client(service: str, url: str | None = None):
+        return session.client(service, endpoint_url=url or emulator)
+
+    return client
+
+
+@pytest.fixture
+def proxy(emulator):
+    """A recording, fault-injecting proxy in front of the clean emulator."""
+    with FaultProxy(emulator) as prx:
+        yield prx
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "state"
+    directory.mkdir()
+    monkeypatch.setenv("CUTOVER_STATE_DIR", str(directory))
+    return directory
