@@ -153,6 +153,10 @@ class BookingSource:
         self._by_time: List[Booking] = []
         self._time_keys: List[datetime] = []
 
+    def prepare(self, until: datetime) -> None:
+        """Generate every day up to `until` now (the handlers may then read from threads)."""
+        self._ensure(until)
+
     def _ensure(self, until: datetime) -> None:
         day = self.world_start.astimezone(KST).date()
         last = until.astimezone(KST).date()

@@ -61,15 +61,20 @@ class Config:
         return None
 
 
+_SESSIONS: dict = {}
+
+
 def session(cfg: Config):
+    """One boto3 session per credentials and region (its service models load once)."""
     import boto3
 
     require_loopback(cfg.url)
-    return boto3.session.Session(
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        region_name=cfg.region,
-    )
+    key = (os.environ.get("AWS_ACCESS_KEY_ID", "testing"), os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+           cfg.region)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = boto3.session.Session(aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                                               region_name=key[2])
+    return _SESSIONS[key]
 
 
 def client(cfg: Config, service: str):

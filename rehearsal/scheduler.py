@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional
@@ -196,57 +197,96 @@ class Scheduler:
         outputs = handlers.Outputs()
         ctx = handlers.Context(self.cfg, self.client("dynamodb"), BookingSource(state["seed"], world_start),
                                outputs, state["seed"], {self.cfg.new_function: fault})
+        for service in ("events", "lambda", "logs", "cloudwatch"):  # created here, used from threads
+            self.client(service)
         known = self.functions()
         wall = time.monotonic()
         summary = {"from": slot_iso(begin), "to": slot_iso(end), "steps": slots, "runs": {}, "errors": {},
                    "delivered_sms": 0, "failed_invocations": [], "skipped_rules": {}}
         t = begin
         state["fault"] = fault
-        for index in range(slots):
-            invocations = []
-            for rule in self.read_rules():
-                if rule.state != "ENABLED" or not rule.expression:
-                    state["anchors"].pop(rule.name, None)
-                    continue
-                if rule.problem:
-                    summary["skipped_rules"][rule.name] = rule.problem
-                    continue
-                anchor_text = state["anchors"].setdefault(rule.name, slot_iso(t))
-                anchor = datetime.fromisoformat(anchor_text.replace("Z", "+00:00"))
-                for fired in parse(rule.expression).fire_times(t, t + step, anchor):
-                    for target in rule.targets:
-                        if target.function is None:
-                            continue
-                        delay = random.Random(f"jitter:{state['seed']}:{rule.name}:{target.target_id}:{fired.isoformat()}")
-                        invocations.append(handlers.Invocation(
-                            target.function, rule.name, target.payload, fired,
-                            fired + timedelta(seconds=round(delay.uniform(0, jitter), 3)) if jitter else fired,
-                            slot_start(fired, self.cfg.slot_minutes)))
-            invocations.sort(key=lambda inv: (inv.delivered_at, inv.function))
-            for inv in invocations:
-                if inv.function not in known:
-                    known = self.functions()
-                if inv.function not in known:
-                    failure = {"function": inv.function, "rule": inv.rule, "slot": slot_iso(inv.slot),
-                               "input_mode": inv.input_mode, "error": "function not found (FailedInvocation)"}
-                    outputs.runs.append(failure)
-                    summary["failed_invocations"].append(failure)
-                    continue
-                record = handlers.run(ctx, inv)
-                summary["runs"][inv.function] = summary["runs"].get(inv.function, 0) + 1
-                summary["delivered_sms"] += record.get("delivered", 0)
-                if record["error"]:
-                    summary["errors"][inv.function] = summary["errors"].get(inv.function, 0) + 1
-                if verbose:
-                    print(json.dumps(record, ensure_ascii=False))
-            t += step
-            state["now"] = slot_iso(t)
-            if (index + 1) % FLUSH_EVERY_STEPS == 0 or index + 1 == slots:
-                self.flush(outputs)
-                outputs = ctx.outputs = handlers.Outputs()
-                self.save(state)
+        pool = ThreadPoolExecutor(max_workers=3)
+        try:
+            upcoming = pool.submit(self.read_rules)
+            for index in range(slots):
+                rules = upcoming.result()
+                if index + 1 < slots:  # read the next step's rules while this step runs
+                    upcoming = pool.submit(self.read_rules)
+                invocations = self._invocations(rules, state, t, step, jitter, summary)
+                ctx.source.prepare(t + 2 * step)
+                for inv in invocations:
+                    if inv.function not in known:
+                        known = self.functions()
+                # one function's runs stay in order; different functions run side by side
+                by_function: Dict[str, list] = {}
+                for inv in invocations:
+                    by_function.setdefault(inv.function, []).append(inv)
+                futures = [pool.submit(self._run_all, ctx, invs, known) for invs in by_function.values()]
+                for future in futures:
+                    for record in future.result():
+                        self._count(summary, record, verbose)
+                t += step
+                state["now"] = slot_iso(t)
+                if (index + 1) % FLUSH_EVERY_STEPS == 0 or index + 1 == slots:
+                    self.flush(outputs)
+                    outputs = ctx.outputs = handlers.Outputs()
+                    self.save(state)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         summary["wall_s"] = round(time.monotonic() - wall, 2)
         return summary
+
+    def _invocations(self, rules: List[RuleView], state: dict, t: datetime, step: timedelta,
+                     jitter: float, summary: dict) -> List[handlers.Invocation]:
+        invocations = []
+        for rule in rules:
+            if rule.state != "ENABLED" or not rule.expression:
+                state["anchors"].pop(rule.name, None)
+                continue
+            if rule.problem:
+                summary["skipped_rules"][rule.name] = rule.problem
+                continue
+            anchor_text = state["anchors"].setdefault(rule.name, slot_iso(t))
+            anchor = datetime.fromisoformat(anchor_text.replace("Z", "+00:00"))
+            for fired in parse(rule.expression).fire_times(t, t + step, anchor):
+                for target in rule.targets:
+                    if target.function is None:
+                        continue
+                    delay = 0.0
+                    if jitter:
+                        rng = random.Random(f"jitter:{state['seed']}:{rule.name}:{target.target_id}:{fired.isoformat()}")
+                        delay = round(rng.uniform(0, jitter), 3)
+                    invocations.append(handlers.Invocation(
+                        target.function, rule.name, target.payload, fired, fired + timedelta(seconds=delay),
+                        slot_start(fired, self.cfg.slot_minutes)))
+        invocations.sort(key=lambda inv: (inv.delivered_at, inv.function))
+        return invocations
+
+    @staticmethod
+    def _run_all(ctx: handlers.Context, invocations: List[handlers.Invocation], known: set) -> List[dict]:
+        records = []
+        for inv in invocations:
+            if inv.function in known:
+                records.append(handlers.run(ctx, inv))
+                continue
+            failure = {"function": inv.function, "rule": inv.rule, "slot": slot_iso(inv.slot),
+                       "input_mode": inv.input_mode, "delivered_at": inv.delivered_at.isoformat(),
+                       "error": "function not found (FailedInvocation)", "failed_invocation": True}
+            ctx.outputs.runs.append(failure)
+            records.append(failure)
+        return records
+
+    @staticmethod
+    def _count(summary: dict, record: dict, verbose: bool) -> None:
+        if record.get("failed_invocation"):
+            summary["failed_invocations"].append(record)
+        else:
+            summary["runs"][record["function"]] = summary["runs"].get(record["function"], 0) + 1
+            summary["delivered_sms"] += record.get("delivered", 0)
+            if record["error"]:
+                summary["errors"][record["function"]] = summary["errors"].get(record["function"], 0) + 1
+        if verbose:
+            print(json.dumps(record, ensure_ascii=False))
 
     # ------------------------------------------------------------ output
 
@@ -283,6 +323,7 @@ class Scheduler:
         cloudwatch = self.client("cloudwatch")
         for i in range(0, len(outputs.metrics), 1000):
             cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=outputs.metrics[i:i + 1000])
-        self.recorders.sens.extend(outputs.sens)
-        self.recorders.telegram.extend(outputs.telegram)
-        self.recorders.runs.extend(outputs.runs)
+        # runs of different functions ran side by side: write the recorders in delivery order
+        self.recorders.sens.extend(sorted(outputs.sens, key=lambda r: (r["sent_at"], r["function"])))
+        self.recorders.telegram.extend(sorted(outputs.telegram, key=lambda r: (r["sent_at"], r["function"])))
+        self.recorders.runs.extend(sorted(outputs.runs, key=lambda r: (r["delivered_at"], r["function"])))
