@@ -38,6 +38,7 @@ def four_steps(playbook, env, proxy):
     return runs["apply"][0]
 
 
+@pytest.mark.slow
 def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     deployed = four_steps("deploy_image.yml", operator_env, proxy)
     digest = deployed.task_results("Push the archive")[0]["digest"]
