@@ -355,7 +355,8 @@ def _ensure_image(module, client, repo, archive, tags, manifest, media_type, blo
         by_digest = {b.digest: b for b in blobs or []}
         for layer_digest in to_upload:
             upload_blob(client, repository, archive, by_digest[layer_digest])
-        first = [t for t in to_tag if t not in params["movable_tags"]] or to_tag[:1]
+        # movable tags (latest) only after the scan gate; a new image needs one tag to exist at all
+        first = [t for t in to_tag if t not in params["movable_tags"]] or ([] if digest else to_tag[:1])
         for tag in first:
             digest = put_tag(client, repository, manifest, media_type, tag)
         to_tag = [t for t in to_tag if t not in first]

@@ -123,13 +123,16 @@ def test_push_survives_throttling_and_5xx(proxy, aws, archives):
     assert aws("ecr").describe_images(repositoryName=REPO)["imageDetails"][0]["imageDigest"] == result["digest"]
 
 
-def test_a_critical_finding_fails_the_gate_and_latest_does_not_move(emulator, aws, archives):
-    set_scan_findings(emulator, {"CRITICAL": 1, "HIGH": 3})
-    result = push(emulator, archives["oci"])
-    assert result.get("failed")
-    assert "1 CRITICAL" in result["msg"] and "tags not moved: latest" in result["msg"], result["msg"]
-    details = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
-    assert [d["imageTags"] for d in details] == [["v1.0.0"]]
+def test_a_critical_finding_fails_the_gate_and_latest_does_not_move(proxy, aws, archives):
+    set_scan_findings(proxy.state.upstream, {"CRITICAL": 1, "HIGH": 3})
+    for attempt in (1, 2):  # the rerun must not move latest either, nor write anything
+        proxy.clear()
+        result = push(proxy.url, archives["oci"])
+        assert result.get("failed")
+        assert "1 CRITICAL" in result["msg"] and "tags not moved: latest" in result["msg"], result["msg"]
+        details = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
+        assert [d["imageTags"] for d in details] == [["v1.0.0"]]
+    assert operations(proxy, mutating_only=True) == []
 
 
 def test_high_findings_pass_a_critical_gate_and_fail_a_high_one(emulator, archives):
