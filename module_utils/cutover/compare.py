@@ -1,0 +1,795 @@
+"""Compare what the old and the new function did, slot by slot (pure: no boto3, no Ansible).
+
+Data in, report out (the yamllint ``run(input, conf)`` shape): ``compare(old, new, config,
+start=, end=)`` takes the observations of each side and returns a plain dict.
+
+Observations of one side (``{"records": ..., "sms": ..., "telegram": ...}``), each an iterable
+that can be iterated twice (a list, or a zero-argument callable returning a fresh iterator):
+
+- ``sms``: ``{"event": "sms", "slot": "<ISO slot start UTC>", "sms_type": "confirm|guide|event",
+  "booking_num", "phone", "store_id", "content", "delivered"}``;
+- ``telegram``: ``{"event": "telegram", "slot", "text", "delivered"}``;
+- ``records``: DynamoDB items as plain dicts, keyed by the configured key attributes.
+
+Log lines become these events through ``parse_log_event`` with a per-side format: a JSON field
+mapping (the new function, the rehearsal handlers) or a regex with named groups (the legacy
+function's plain-text lines, see ``LEGACY_TEXT_FORMAT``).
+
+How a record is tied to a slot (the assumption the handlers and the adapter share):
+  a table holds only the current state, so a record belongs to the slot that last changed it.
+  If the record carries ``records.slot_attribute`` (default ``updated_slot``, ISO slot start,
+  written by the handler that changed it) that slot is used; a record whose
+  ``records.created_attribute`` (``created_slot``) equals it was *created* in that slot, else
+  *updated*. A record without the attribute (the legacy table in production has none) is tied
+  by ``tag_records_from_events`` to the latest slot in which the same side logged an SMS for its
+  key, created when that SMS is of type ``records.creating_sms_type`` (``confirm``: a booking's
+  record is written with its first SMS). Records tied to no slot are outside the comparison.
+  So a re-check of an old slot compares SMS and Telegram fully, and records only where the
+  slot is still the last one that changed them.
+
+Classification. Every observation is a *unit* (record, SMS, Telegram) with a key (records: key
+attributes; SMS: type + key of the SMS; Telegram: one per run). Units of both sides are paired
+by key: first within the same slot, then across at most ``settle_slots`` slots (nearest first).
+- paired in the same slot, equal compared fields: **matched**;
+- paired, fields differ: a ``field_differs`` / ``text_differs`` discrepancy per differing field
+  (text fields carry the index of the first differing character, the code points there, e.g.
+  ``U+D55C`` vs ``U+1112`` for NFC vs NFD Hangul, and a snippet of each side);
+- paired across slots (at most ``settle_slots`` apart), equal: **late**, not a discrepancy;
+- not paired: ``missing_on_new`` / ``missing_on_old`` when the other side has no such unit in
+  the window read, ``count_differs`` when it has some (a double send);
+- a Telegram text difference in a slot touched by a late unit is late too (the summary counts
+  what the run sent), other Telegram differences are discrepancies. Telegram text is compared
+  after the configured regex masks (timings) replaced their matches with ``<masked>``.
+An outcome belongs to the earliest slot it involves. To report slots ``start..end`` the caller
+reads both sides for ``start - settle_slots .. end + settle_slots``: an outcome attributed to a
+slot outside ``start..end`` is left to that slot's own run (no double counting).
+
+``match_percentage`` = matched / (matched + discrepancies) x 100, 100 when there is nothing to
+compare. Counts are never capped; the evidence list is (``evidence_cap``), sorted by slot,
+unit, key, field so the output is deterministic.
+
+Memory. The old side is kept as ``key -> packed (slot, 64-bit digest of the compared fields)``;
+the new side is streamed against it; only units that do not match on the spot are kept, and
+only their values are read again in a second pass. Memory grows with the keys and the
+differences, not with copies of both sides. Two different values match only if their digests
+(a hash of the ``repr`` of the compared fields, so ``True`` differs from ``1``) collide.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+SIDES = ("old", "new")
+KINDS = ("missing_on_new", "missing_on_old", "field_differs", "text_differs", "count_differs")
+SMS_TYPES = ("confirm", "guide", "event")
+_ABSENT = "<absent>"
+_MATCHED = 1  # lowest bit of a packed occurrence: already paired on the spot
+
+DEFAULT_CONFIG = {
+    "settle_slots": 1,
+    "slot_minutes": 20,
+    "evidence_cap": 50,
+    "snippet_chars": 12,
+    "records": {
+        "key": ["booking_num", "phone"],
+        "compare": None,  # None: every attribute except the key and the ignored ones
+        "ignore": ["updated_slot", "created_slot", "updated_at", "created_at", "ttl"],
+        "slot_attribute": "updated_slot",
+        "created_attribute": "created_slot",
+        "creating_sms_type": "confirm",
+        "text": [],
+    },
+    "sms": {
+        "key": ["sms_type", "booking_num", "phone"],
+        "compare": ["store_id", "content"],
+        "text": ["content"],
+    },
+    "telegram": {
+        # timings and durations vary from run to run: "12.3s", "4초", "1234 ms", "took 3 seconds"
+        "masks": [r"\d+(?:\.\d+)?\s*(?:ms|seconds?|secs?|s|초)\b", r"\d{1,2}:\d{2}:\d{2}(?:\.\d+)?"],
+    },
+}
+
+# A realistic plain-text legacy log (Python logging in the zip function, KST wall clock):
+#   2026-11-26 13:00:04,512 INFO sms type=1 booking_num=1051_77 phone=01012345678 store_id=1051
+#     result=success content="[네이버 예약] 홍길동님, ..."
+#   2026-11-26 13:00:09,101 INFO telegram result=success text="13:00 run: confirm 3, ..."
+# The content is printed with json.dumps(ensure_ascii=False) so quotes and newlines survive.
+# The slot comes from the CloudWatch event timestamp (UTC), floored to the slot length.
+LEGACY_TEXT_FORMAT = {
+    "format": "regex",
+    "patterns": {
+        "sms": (r"\bINFO sms type=(?P<sms_type>\d) booking_num=(?P<booking_num>\S+) "
+                r"phone=(?P<phone>\S+) store_id=(?P<store_id>\S+) "
+                r"result=(?P<delivered>\w+) content=(?P<content>\".*\")\s*$"),
+        "telegram": r"\bINFO telegram result=(?P<delivered>\w+) text=(?P<text>\".*\")\s*$",
+    },
+    "decode": {"content": "json", "text": "json"},
+    "values": {
+        "sms_type": {"1": "confirm", "2": "guide", "3": "event"},
+        "delivered": {"success": True, "fail": False, "dry": False},
+    },
+}
+JSON_FORMAT = {"format": "json", "fields": {}}
+
+
+class CompareConfigError(ValueError):
+    """The comparison configuration is unusable; the message says what to fix."""
+
+
+# ----------------------------------------------------------------------------- configuration
+def make_config(overrides: dict | None = None) -> dict:
+    """DEFAULT_CONFIG with ``overrides`` merged one level deep, validated."""
+    config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_CONFIG.items()}
+    for name, value in (overrides or {}).items():
+        if name not in DEFAULT_CONFIG and name != "logs":
+            raise CompareConfigError(f"unknown comparison setting {name!r}; known: "
+                                     f"{', '.join(sorted(DEFAULT_CONFIG))}, logs")
+        if isinstance(value, dict) and isinstance(config.get(name), dict):
+            config[name].update(value)
+        else:
+            config[name] = value
+    for name in ("settle_slots", "slot_minutes", "evidence_cap"):
+        if not isinstance(config[name], int) or config[name] < 0 or (
+                name == "slot_minutes" and config[name] == 0):
+            raise CompareConfigError(f"{name} must be a non-negative integer, got {config[name]!r}")
+    for unit in ("records", "sms"):
+        if not config[unit].get("key"):
+            raise CompareConfigError(f"{unit}.key needs at least one key attribute")
+    try:
+        config["_masks"] = [re.compile(p) for p in config["telegram"].get("masks") or []]
+    except re.error as exc:
+        raise CompareConfigError(f"telegram mask is not a valid regex: {exc}") from exc
+    return config
+
+
+# ----------------------------------------------------------------------------- slots
+class _Slots:
+    """ISO slot start <-> slot number (minutes since epoch // slot length), cached."""
+
+    def __init__(self, minutes: int):
+        self.minutes = minutes
+        self._cache: dict = {}
+
+    def number(self, value) -> int:
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            text = str(value).strip()
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise CompareConfigError(f"slot {value!r} is not an ISO date-time") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        number = int(moment.timestamp() // 60) // self.minutes
+        self._cache[value] = number
+        return number
+
+    def from_epoch_ms(self, millis: int) -> int:
+        return int(millis // 60000) // self.minutes
+
+    def iso(self, number: int) -> str:
+        moment = datetime.fromtimestamp(number * self.minutes * 60, tz=timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def slot_iso(value, slot_minutes: int = 20) -> str:
+    """Normalise a slot (ISO string or datetime) to ``YYYY-MM-DDTHH:MM:SSZ`` of its slot start."""
+    slots = _Slots(slot_minutes)
+    return slots.iso(slots.number(value))
+
+
+def slot_of_epoch_ms(millis: int, slot_minutes: int = 20) -> str:
+    slots = _Slots(slot_minutes)
+    return slots.iso(slots.from_epoch_ms(millis))
+
+
+# ----------------------------------------------------------------------------- log parsing
+def parse_log_event(message: str, timestamp_ms: int | None, log_format: dict | None,
+                    slot_minutes: int = 20) -> dict | None:
+    """One CloudWatch log event -> an ``sms`` / ``telegram`` observation, or None.
+
+    ``log_format``: ``{"format": "json", "fields": {canonical: source}, "values": {...}}`` or
+    ``{"format": "regex", "patterns": {"sms": re, "telegram": re}, "decode": {...},
+    "values": {...}}``. Lines that are neither (START/END/REPORT, other logging) give None.
+    Without a ``slot`` field the slot is the event timestamp floored to the slot length.
+    """
+    log_format = log_format or JSON_FORMAT
+    kind = log_format.get("format", "json")
+    if kind == "json":
+        event = _parse_json_line(message, log_format)
+    elif kind == "regex":
+        event = _parse_regex_line(message, log_format)
+    else:
+        raise CompareConfigError(f"log format must be 'json' or 'regex', got {kind!r}")
+    if event is None:
+        return None
+    for field, mapping in (log_format.get("values") or {}).items():
+        if field in event and str(event[field]) in mapping:
+            event[field] = mapping[str(event[field])]
+    if event.get("slot"):
+        event["slot"] = slot_iso(event["slot"], slot_minutes)
+    elif timestamp_ms is not None:
+        event["slot"] = slot_of_epoch_ms(timestamp_ms, slot_minutes)
+    else:
+        return None
+    if isinstance(event.get("delivered"), str):
+        event["delivered"] = event["delivered"].lower() in ("true", "1", "yes", "success")
+    return event
+
+
+def _parse_json_line(message: str, log_format: dict) -> dict | None:
+    start = message.find("{")
+    if start < 0:
+        return None
+    try:
+        data = json.loads(message[start:])
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    fields = log_format.get("fields") or {}
+    event = dict(data)
+    for canonical, source in fields.items():
+        value = data
+        for part in str(source).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        event[canonical] = value
+    names = log_format.get("events") or {"sms": "sms", "telegram": "telegram"}
+    reverse = {v: k for k, v in names.items()}
+    if event.get("event") not in reverse:
+        return None
+    event["event"] = reverse[event["event"]]
+    return event
+
+
+def _parse_regex_line(message: str, log_format: dict) -> dict | None:
+    for name, pattern in (log_format.get("patterns") or {}).items():
+        compiled = _compiled(pattern)
+        match = compiled.search(message)
+        if match is None:
+            continue
+        event = {k: v for k, v in match.groupdict().items() if v is not None}
+        event["event"] = name
+        for field, how in (log_format.get("decode") or {}).items():
+            if field in event and how == "json":
+                try:
+                    event[field] = json.loads(event[field])
+                except ValueError:
+                    event[field] = event[field].strip('"')
+        return event
+    return None
+
+
+_PATTERNS: dict = {}
+
+
+def _compiled(pattern: str):
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        try:
+            compiled = _PATTERNS[pattern] = re.compile(pattern)
+        except re.error as exc:
+            raise CompareConfigError(f"log pattern {pattern!r} is not a valid regex: {exc}") from exc
+    return compiled
+
+
+# ----------------------------------------------------------------------------- record tagging
+def tag_records_from_events(records, sms_events, config: dict | None = None) -> list:
+    """Give records without a slot attribute the slot of their side's latest SMS for their key.
+
+    Returns new dicts (records that already carry the slot attribute are passed through; records
+    no SMS of the window touches are left untagged and so outside the comparison).
+    """
+    config = config if "_masks" in (config or {}) else make_config(config)
+    rules = config["records"]
+    slot_attr, created_attr = rules["slot_attribute"], rules["created_attribute"]
+    creating = rules.get("creating_sms_type")
+    slots = _Slots(config["slot_minutes"])
+    key_attrs = rules["key"]
+    sms_key_map = [a for a in key_attrs]
+    latest: dict = {}
+    for event in _iterate(sms_events):
+        key = tuple(event.get(a) for a in sms_key_map)
+        number = slots.number(event["slot"])
+        seen = latest.get(key)
+        if seen is None or number > seen[0]:
+            latest[key] = (number, event.get("sms_type") == creating)
+        elif number == seen[0] and event.get("sms_type") == creating:
+            latest[key] = (number, True)
+    tagged = []
+    for record in _iterate(records):
+        if record.get(slot_attr):
+            tagged.append(record)
+            continue
+        seen = latest.get(tuple(record.get(a) for a in key_attrs))
+        if seen is None:
+            continue
+        record = dict(record)
+        record[slot_attr] = slots.iso(seen[0])
+        if seen[1]:
+            record[created_attr] = record[slot_attr]
+        tagged.append(record)
+    return tagged
+
+
+# ----------------------------------------------------------------------------- helpers
+def _iterate(source):
+    if source is None:
+        return iter(())
+    if callable(source):
+        return iter(source())
+    return iter(source)
+
+
+def _canon(value):
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted((_canon(v) for v in value), key=repr))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _canon(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_canon(v) for v in value)
+    return value
+
+
+def text_difference(old: str, new: str, snippet_chars: int = 12) -> dict:
+    """Where two texts first differ: index, code point on each side, a snippet of each."""
+    old, new = "" if old is None else str(old), "" if new is None else str(new)
+    index = 0
+    limit = min(len(old), len(new))
+    while index < limit and old[index] == new[index]:
+        index += 1
+
+    def point(text):
+        return f"U+{ord(text[index]):04X}" if index < len(text) else "<end>"
+
+    begin = max(0, index - snippet_chars // 2)
+    return {
+        "index": index,
+        "old_code_point": point(old),
+        "new_code_point": point(new),
+        "old_snippet": old[begin:index + snippet_chars],
+        "new_snippet": new[begin:index + snippet_chars],
+        "old_length": len(old),
+        "new_length": len(new),
+    }
+
+
+class _UnitKind:
+    """Rules of one unit kind: how to get its key, slot and compared fields from an item."""
+
+    def __init__(self, name, key, compare, ignore, text, slots, slot_of, masks=()):
+        self.name = name
+        self.key_attrs = list(key)
+        self.compare = list(compare) if compare else None
+        self.ignore = set(ignore or ()) | set(self.key_attrs)
+        self.text = set(text or ())
+        self.slots = slots
+        self.slot_of = slot_of
+        self.masks = masks
+        if len(self.key_attrs) == 1:
+            only = self.key_attrs[0]
+            self.key = lambda item: item.get(only)
+        else:
+            attrs = self.key_attrs
+            self.key = lambda item: tuple([item.get(a) for a in attrs])
+
+    def values(self, item) -> tuple:
+        if self.compare is not None:
+            values = tuple([(f, item.get(f, _ABSENT)) for f in self.compare])
+        else:
+            ignore = self.ignore
+            values = tuple(sorted((k, v) for k, v in item.items() if k not in ignore))
+        if self.masks:
+            values = tuple((f, self.mask(v) if f in self.text else v) for f, v in values)
+        return values
+
+    def mask(self, text):
+        if not isinstance(text, str):
+            return text
+        for pattern in self.masks:
+            text = pattern.sub("<masked>", text)
+        return text
+
+    def digest(self, item) -> int:
+        try:
+            return hash(repr(self.values(item))) & 0xFFFFFFFFFFFFFFFF
+        except TypeError:
+            return hash(repr(tuple((f, _canon(v)) for f, v in self.values(item)))) \
+                & 0xFFFFFFFFFFFFFFFF
+
+    def key_dict(self, key) -> dict:
+        if len(self.key_attrs) == 1:
+            return {self.key_attrs[0]: key}
+        return dict(zip(self.key_attrs, key))
+
+
+def _pack(slot: int, digest: int) -> int:
+    return (digest << 33) | (slot << 1)
+
+
+def _unpack(packed: int) -> tuple:
+    return (packed >> 1) & 0xFFFFFFFF, packed >> 33
+
+
+# ----------------------------------------------------------------------------- the comparison
+def compare(old: dict, new: dict, config: dict | None = None, start=None, end=None) -> dict:
+    """Compare two sides' observations; report the slots ``start..end`` (ISO, inclusive).
+
+    Without ``start``/``end`` every slot observed is reported.
+    """
+    config = config if "_masks" in (config or {}) else make_config(config)
+    slots = _Slots(config["slot_minutes"])
+    settle = config["settle_slots"]
+    rec, sms = config["records"], config["sms"]
+    slot_attr = rec["slot_attribute"]
+    kinds = {
+        "record": _UnitKind("record", rec["key"], rec.get("compare"), rec.get("ignore"),
+                            rec.get("text"), slots,
+                            lambda item: item.get(slot_attr)),
+        "sms": _UnitKind("sms", sms["key"], sms.get("compare"), sms.get("ignore"),
+                         sms.get("text"), slots, lambda item: item.get("slot")),
+        "telegram": _UnitKind("telegram", ["event"], ["text"], (), ["text"], slots,
+                              lambda item: item.get("slot"), masks=config["_masks"]),
+    }
+    sources = {"record": "records", "sms": "sms", "telegram": "telegram"}
+    report = _Report(config, slots)
+    lo = slots.number(start) if start is not None else None
+    hi = slots.number(end) if end is not None else None
+    if lo is not None and hi is not None and hi < lo:
+        raise CompareConfigError(f"end {end!r} is before start {start!r}")
+    report.bounds = (lo, hi)
+
+    late_slots: set = set()
+    telegram_outcomes = []
+    for name in ("record", "sms", "telegram"):
+        unit = kinds[name]
+        field = sources[name]
+        tolerance = 0 if name == "telegram" else settle
+        outcomes = _compare_units(unit, old.get(field), new.get(field), tolerance, report)
+        for outcome in outcomes:
+            if outcome[0] == "late":
+                late_slots.update(outcome[2])
+        if name == "telegram":
+            telegram_outcomes = outcomes
+        else:
+            report.add_outcomes(unit, outcomes)
+    # a Telegram summary that differs in a slot touched by a late unit counts what that run sent
+    settled = []
+    for outcome in telegram_outcomes:
+        if outcome[0] == "differs" and outcome[2][0] in late_slots:
+            settled.append(("late", outcome[1], outcome[2], None))
+        else:
+            settled.append(outcome)
+    report.add_outcomes(kinds["telegram"], settled)
+    return _finish(report, _fetch_values(report, old, new))
+
+
+def _compare_units(unit: _UnitKind, old_source, new_source, tolerance: int, report) -> list:
+    """Pair the units of both sides; return outcomes that are not matched-on-the-spot.
+
+    Outcome tuples: ("late", key, (slot_old, slot_new), None), ("differs", key, (slot, slot_new),
+    (digest_old, digest_new)), ("unpaired", key, (slot,), (side, count_old, count_new, digest)).
+    """
+    slots = unit.slots
+    number = slots.number
+    key_of, slot_of, digest_of = unit.key, unit.slot_of, unit.digest
+    old_store: dict = {}
+    # first side: keys -> packed (slot, digest); counts by slot
+    for item in _iterate(old_source):
+        raw = slot_of(item)
+        if raw is None:
+            continue
+        slot = number(raw)
+        report.observe(unit.name, "old", slot, item)
+        key = key_of(item)
+        packed = _pack(slot, digest_of(item))
+        seen = old_store.get(key)
+        if seen is None:
+            old_store[key] = packed
+        elif isinstance(seen, list):
+            seen.append(packed)
+        else:
+            old_store[key] = [seen, packed]
+    # second side streamed: a new unit that equals the old one of its slot matches on the spot
+    pending: dict = {}
+    for item in _iterate(new_source):
+        raw = slot_of(item)
+        if raw is None:
+            continue
+        slot = number(raw)
+        report.observe(unit.name, "new", slot, item)
+        key = key_of(item)
+        packed = _pack(slot, digest_of(item))
+        seen = old_store.get(key)
+        if seen is not None and seen == packed:
+            old_store[key] = packed | _MATCHED
+            report.matched_unit(unit.name, slot)
+            continue
+        pending.setdefault(key, []).append(packed)
+    outcomes = []
+    for key, new_list in pending.items():
+        outcomes.extend(_resolve(key, old_store.pop(key, None), new_list, tolerance))
+    for key, seen in old_store.items():
+        if isinstance(seen, list) or not seen & _MATCHED:
+            outcomes.extend(_resolve(key, seen, [], tolerance))
+    return outcomes
+
+
+def _resolve(key, old_seen, new_list, tolerance) -> list:
+    """Pair one key's occurrences: same slot first, then nearest within ``tolerance`` slots."""
+    if old_seen is None:
+        old_all = []
+    elif isinstance(old_seen, list):
+        old_all = old_seen
+    else:
+        old_all = [old_seen]
+    already = sum(1 for p in old_all if p & _MATCHED)  # each paired with one new on the spot
+    count_old, count_new = len(old_all), len(new_list) + already
+    old_free = sorted(_unpack(p) for p in old_all if not p & _MATCHED)
+    new_free = sorted(_unpack(p) for p in new_list)
+    outcomes = []
+    # same slot: equal digests first, then any
+    for strict in (True, False):
+        remaining_new = []
+        for slot, digest in new_free:
+            partner = None
+            for index, (o_slot, o_digest) in enumerate(old_free):
+                if o_slot == slot and (not strict or o_digest == digest):
+                    partner = index
+                    break
+            if partner is None:
+                remaining_new.append((slot, digest))
+                continue
+            o_slot, o_digest = old_free.pop(partner)
+            if o_digest == digest:
+                outcomes.append(("matched", key, (slot,), None))
+            else:
+                outcomes.append(("differs", key, (slot, slot), (o_digest, digest)))
+        new_free = remaining_new
+    # across slots, nearest first, within the settle window
+    if tolerance and old_free and new_free:
+        candidates = sorted(
+            (abs(o[0] - n[0]), o[0], n[0], i, j)
+            for i, o in enumerate(old_free) for j, n in enumerate(new_free)
+            if abs(o[0] - n[0]) <= tolerance)
+        used_old, used_new = set(), set()
+        for _distance, _o_slot, _n_slot, i, j in candidates:
+            if i in used_old or j in used_new:
+                continue
+            used_old.add(i)
+            used_new.add(j)
+            (o_slot, o_digest), (n_slot, n_digest) = old_free[i], new_free[j]
+            if o_digest == n_digest:
+                outcomes.append(("late", key, (o_slot, n_slot), None))
+            else:
+                outcomes.append(("differs", key, (o_slot, n_slot), (o_digest, n_digest)))
+        old_free = [o for i, o in enumerate(old_free) if i not in used_old]
+        new_free = [n for j, n in enumerate(new_free) if j not in used_new]
+    for side, free in (("old", old_free), ("new", new_free)):
+        for slot, digest in free:
+            outcomes.append(("unpaired", key, (slot,), (side, count_old, count_new, digest)))
+    return outcomes
+
+
+class _Report:
+    """Counters by slot and the discrepancies; builds the plain-dict result."""
+
+    def __init__(self, config, slots):
+        self.config = config
+        self.slots = slots
+        self.bounds = (None, None)
+        self.per_slot: dict = {}
+        self.discrepancies: list = []
+        self.late: list = []
+        self.needs = {"old": {}, "new": {}}  # unit -> {(key, slot, digest)}
+        self.units = {}
+
+    def in_range(self, slot) -> bool:
+        lo, hi = self.bounds
+        return (lo is None or slot >= lo) and (hi is None or slot <= hi)
+
+    def row(self, slot) -> dict:
+        row = self.per_slot.get(slot)
+        if row is None:
+            row = self.per_slot[slot] = {
+                "sms_sent": {side: dict.fromkeys(("total",) + SMS_TYPES, 0) for side in SIDES},
+                "sms_delivered": dict.fromkeys(SIDES, 0),
+                "telegram_sent": dict.fromkeys(SIDES, 0),
+                "telegram_delivered": dict.fromkeys(SIDES, 0),
+                "records_created": dict.fromkeys(SIDES, 0),
+                "records_updated": dict.fromkeys(SIDES, 0),
+                "matched": 0, "late": 0, "discrepancies": 0,
+                "discrepancies_by_kind": dict.fromkeys(KINDS, 0),
+            }
+        return row
+
+    def observe(self, unit, side, slot, item) -> None:
+        if not self.in_range(slot):
+            return
+        row = self.row(slot)
+        if unit == "sms":
+            sent = row["sms_sent"][side]
+            sent["total"] += 1
+            sms_type = item.get("sms_type")
+            sent[sms_type] = sent.get(sms_type, 0) + 1
+            if item.get("delivered") is True:
+                row["sms_delivered"][side] += 1
+        elif unit == "telegram":
+            row["telegram_sent"][side] += 1
+            if item.get("delivered") is True:
+                row["telegram_delivered"][side] += 1
+        else:
+            created = self.config["records"]["created_attribute"]
+            slot_attr = self.config["records"]["slot_attribute"]
+            if created and item.get(created) and item.get(created) == item.get(slot_attr):
+                row["records_created"][side] += 1
+            else:
+                row["records_updated"][side] += 1
+
+    def matched_unit(self, unit, slot) -> None:
+        if self.in_range(slot):
+            self.row(slot)["matched"] += 1
+
+    def add_outcomes(self, unit: _UnitKind, outcomes) -> None:
+        self.units[unit.name] = unit
+        for kind, key, slots, extra in outcomes:
+            slot = min(slots)
+            if not self.in_range(slot):
+                continue
+            row = self.row(slot)
+            if kind == "matched":
+                row["matched"] += 1
+            elif kind == "late":
+                row["late"] += 1
+                self.late.append((slot, unit.name, key, slots))
+            elif kind == "differs":
+                # field-level detail needs the values: second pass
+                self.needs["old"].setdefault(unit.name, set()).add((key, slots[0], extra[0]))
+                self.needs["new"].setdefault(unit.name, set()).add((key, slots[1], extra[1]))
+                self.discrepancies.append(("differs", unit.name, key, slots, extra))
+            else:
+                side, count_old, count_new, digest = extra
+                self.needs[side].setdefault(unit.name, set()).add((key, slots[0], digest))
+                self.discrepancies.append(("unpaired", unit.name, key, slots, extra))
+
+
+def _fetch_values(report: _Report, old: dict, new: dict) -> dict:
+    """Second pass: the compared values of the units that differ, and nothing else."""
+    found = {}
+    fields = {"record": "records", "sms": "sms", "telegram": "telegram"}
+    for side, observations in (("old", old), ("new", new)):
+        for unit_name, needed in report.needs[side].items():
+            if not needed:
+                continue
+            unit = report.units[unit_name]
+            keys = {k for k, _s, _d in needed}
+            for item in _iterate(observations.get(fields[unit_name])):
+                key = unit.key(item)
+                if key not in keys:
+                    continue
+                raw = unit.slot_of(item)
+                if raw is None:
+                    continue
+                wanted = (key, unit.slots.number(raw), unit.digest(item))
+                if wanted in needed:
+                    found[(side, unit_name) + wanted] = dict(unit.values(item))
+    return found
+
+
+def _finish(report: _Report, found: dict) -> dict:
+    config, slots = report.config, report.slots
+    entries = []
+    for how, unit_name, key, unit_slots, extra in report.discrepancies:
+        unit = report.units[unit_name]
+        slot = min(unit_slots)
+        base = {"slot": slots.iso(slot), "unit": unit_name, "key": unit.key_dict(key)}
+        if unit_name == "telegram":
+            base["key"] = {}
+        if how == "unpaired":
+            side, count_old, count_new, digest = extra
+            values = found.get((side, unit_name, key, slot, digest), {})
+            if count_old and count_new:
+                entries.append(dict(base, kind="count_differs", field=None,
+                                    old=count_old, new=count_new,
+                                    **{f"{side}_values": values}))
+            else:
+                kind = "missing_on_new" if side == "old" else "missing_on_old"
+                entries.append(dict(base, kind=kind, field=None,
+                                    old=values if side == "old" else None,
+                                    new=values if side == "new" else None))
+            continue
+        old_values = found.get(("old", unit_name, key, unit_slots[0], extra[0]), {})
+        new_values = found.get(("new", unit_name, key, unit_slots[1], extra[1]), {})
+        if unit_slots[0] != unit_slots[1]:
+            base["slots"] = {"old": slots.iso(unit_slots[0]), "new": slots.iso(unit_slots[1])}
+        differing = [f for f in sorted(set(old_values) | set(new_values), key=str)
+                     if repr(old_values.get(f, _ABSENT)) != repr(new_values.get(f, _ABSENT))]
+        for field in differing or [None]:
+            old_value, new_value = old_values.get(field, _ABSENT), new_values.get(field, _ABSENT)
+            if field in unit.text and isinstance(old_value, str) and isinstance(new_value, str):
+                entries.append(dict(base, kind="text_differs", field=field, old=old_value,
+                                    new=new_value, **text_difference(
+                                        old_value, new_value, config["snippet_chars"])))
+            else:
+                entries.append(dict(base, kind="field_differs", field=field,
+                                    old=old_value, new=new_value))
+    for entry in entries:
+        row = report.row(slots.number(entry["slot"]))
+        row["discrepancies"] += 1
+        row["discrepancies_by_kind"][entry["kind"]] += 1
+    entries.sort(key=lambda e: (e["slot"], e["unit"], repr(sorted(e["key"].items())),
+                                str(e["field"]), e["kind"]))
+    late = sorted(({"slot": slots.iso(s), "unit": u, "key": report.units[u].key_dict(k)
+                    if u != "telegram" else {},
+                    "slots": {"old": slots.iso(ss[0]), "new": slots.iso(ss[1])}}
+                   for s, u, k, ss in report.late
+                   if ss[0] is not None and len(ss) == 2),
+                  key=lambda e: (e["slot"], e["unit"], repr(sorted(e["key"].items()))))
+    cap = config["evidence_cap"]
+    per_slot = {}
+    total = _empty_total()
+    lo, hi = report.bounds
+    numbers = set(report.per_slot)
+    if lo is not None and hi is not None:
+        numbers |= set(range(lo, hi + 1))
+    for number in sorted(numbers):
+        row = report.row(number)
+        row["match_percentage"] = _percentage(row["matched"], row["discrepancies"])
+        row["executions_compared"] = 1 if (row["telegram_sent"]["old"] or row["sms_sent"]["old"][
+            "total"]) and (row["telegram_sent"]["new"] or row["sms_sent"]["new"]["total"]) else 0
+        per_slot[slots.iso(number)] = row
+        _add(total, row)
+    total["match_percentage"] = _percentage(total["matched"], total["discrepancies"])
+    return {
+        "settle_slots": config["settle_slots"],
+        "slot_minutes": config["slot_minutes"],
+        "start": slots.iso(lo) if lo is not None else (min(per_slot) if per_slot else None),
+        "end": slots.iso(hi) if hi is not None else (max(per_slot) if per_slot else None),
+        "slots": per_slot,
+        "total": total,
+        "evidence": entries[:cap],
+        "evidence_truncated": max(0, len(entries) - cap),
+        "late": late[:cap],
+        "late_truncated": max(0, len(late) - cap),
+    }
+
+
+def _empty_total() -> dict:
+    return {
+        "sms_sent": {side: dict.fromkeys(("total",) + SMS_TYPES, 0) for side in SIDES},
+        "sms_delivered": dict.fromkeys(SIDES, 0),
+        "telegram_sent": dict.fromkeys(SIDES, 0),
+        "telegram_delivered": dict.fromkeys(SIDES, 0),
+        "records_created": dict.fromkeys(SIDES, 0),
+        "records_updated": dict.fromkeys(SIDES, 0),
+        "matched": 0, "late": 0, "discrepancies": 0,
+        "discrepancies_by_kind": dict.fromkeys(KINDS, 0),
+        "executions_compared": 0,
+    }
+
+
+def _add(total: dict, row: dict) -> None:
+    for name, value in row.items():
+        if name == "match_percentage":
+            continue
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                if isinstance(inner, dict):
+                    for k, v in inner.items():
+                        total[name][sub][k] = total[name][sub].get(k, 0) + v
+                else:
+                    total[name][sub] = total[name].get(sub, 0) + inner
+        else:
+            total[name] += value
+
+
+def _percentage(matched: int, discrepancies: int) -> float:
+    if matched + discrepancies == 0:
+        return 100.0
+    return round(matched * 100.0 / (matched + discrepancies), 4)
