@@ -35,8 +35,9 @@ by key: first within the same slot, then across at most ``settle_slots`` slots (
   (text fields carry the index of the first differing character, the code points there, e.g.
   ``U+D55C`` vs ``U+1112`` for NFC vs NFD Hangul, and a snippet of each side);
 - paired across slots (at most ``settle_slots`` apart), equal: **late**, not a discrepancy;
-- not paired: ``missing_on_new`` / ``missing_on_old`` when the other side has no such unit in
-  the window read, ``count_differs`` when it has some (a double send);
+- not paired: ``count_differs`` when both sides have the unit in the window read but not as
+  many times (a double send), else ``missing_on_new`` / ``missing_on_old`` (the other side has
+  none, or has it more than ``settle_slots`` away);
 - a Telegram text difference in a slot touched by a late unit is late too (the summary counts
   what the run sent), other Telegram differences are discrepancies. Telegram text is compared
   after the configured regex masks (timings) replaced their matches with ``<masked>``.
@@ -694,7 +695,7 @@ def _finish(report: _Report, found: dict) -> dict:
         if how == "unpaired":
             side, count_old, count_new, digest = extra
             values = found.get((side, unit_name, key, slot, digest), {})
-            if count_old and count_new:
+            if count_old and count_new and count_old != count_new:
                 entries.append(dict(base, kind="count_differs", field=None,
                                     old=count_old, new=count_new,
                                     **{f"{side}_values": values}))
