@@ -59,13 +59,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from datetime import datetime, timezone
+from itertools import chain, compress, islice, repeat
+from operator import eq, is_not, itemgetter, not_
 
 SIDES = ("old", "new")
 KINDS = ("missing_on_new", "missing_on_old", "field_differs", "text_differs", "count_differs")
 SMS_TYPES = ("confirm", "guide", "event")
 _ABSENT = "<absent>"
-_MATCHED = 1  # lowest bit of a packed occurrence: already paired on the spot
+_MARK = object()  # an old unit already paired on the spot
+_HASH_EXACT_TYPES = {str, bool, type(None), bytes}
+_CHUNK = 16384
 
 DEFAULT_CONFIG = {
     "settle_slots": 1,
@@ -152,6 +157,7 @@ class _Slots:
     def __init__(self, minutes: int):
         self.minutes = minutes
         self._cache: dict = {}
+        self.canonical: dict = {}  # raw slot string -> canonical ISO string
 
     def number(self, value) -> int:
         cached = self._cache.get(value)
@@ -362,30 +368,41 @@ def text_difference(old: str, new: str, snippet_chars: int = 12) -> dict:
 
 
 class _UnitKind:
-    """Rules of one unit kind: how to get its key, slot and compared fields from an item."""
+    """Rules of one unit kind: how to get its key, slot and compared fields from an item.
 
-    def __init__(self, name, key, compare, ignore, text, slots, slot_of, masks=()):
+    ``scan(chunk)`` is the hot loop: with an explicit list of compared attributes it runs on
+    C-level ``map``/``itemgetter``; items missing an attribute, a non-canonical slot string or
+    masked text take the per-item path, which yields the same keys and digests.
+    """
+
+    def __init__(self, name, key, compare, ignore, text, slots, slot_attr, observe=(), masks=(),
+                 unique=False):
         self.name = name
+        self.unique = unique  # a table: one item per key, no duplicate check needed
+        self.exact = False  # digests of repr(values): set once numbers are among the values
+        self.types: set = set()
         self.key_attrs = list(key)
         self.compare = list(compare) if compare else None
-        self.ignore = set(ignore or ()) | set(self.key_attrs)
+        self.ignore = set(ignore or ()) | set(self.key_attrs) | {slot_attr}
         self.text = set(text or ())
         self.slots = slots
-        self.slot_of = slot_of
+        self.slot_attr = slot_attr
+        self.observe = tuple(a for a in observe if a)
         self.masks = masks
-        if len(self.key_attrs) == 1:
-            only = self.key_attrs[0]
-            self.key = lambda item: item.get(only)
-        else:
-            attrs = self.key_attrs
-            self.key = lambda item: tuple([item.get(a) for a in attrs])
+        self._key_slot = itemgetter(*self.key_attrs, slot_attr)
+        self._key = itemgetter(*self.key_attrs)
+        fast = self.compare is not None and len(self.compare) > 1 and not masks
+        self._values = itemgetter(*self.compare) if fast else None
+        self._everything = itemgetter(*self.key_attrs, slot_attr, *self.compare) if fast else None
 
     def values(self, item) -> tuple:
+        """The compared (field, value) pairs of an item, masks applied."""
         if self.compare is not None:
             values = tuple([(f, item.get(f, _ABSENT)) for f in self.compare])
         else:
             ignore = self.ignore
-            values = tuple(sorted((k, v) for k, v in item.items() if k not in ignore))
+            values = tuple(sorted(((k, v) for k, v in item.items() if k not in ignore),
+                                  key=lambda pair: pair[0]))
         if self.masks:
             values = tuple((f, self.mask(v) if f in self.text else v) for f, v in values)
         return values
@@ -398,24 +415,104 @@ class _UnitKind:
         return text
 
     def digest(self, item) -> int:
+        values = self.canonical_values(item)
+        return hash(repr(values)) if self.exact else hash(values)
+
+    def _normalise(self, chunk: list) -> tuple:
+        """Drop items without a slot; canonical slot strings; whether any had to be rewritten."""
+        raw = list(map(dict.get, chunk, repeat(self.slot_attr)))
+        if None in raw or "" in raw:
+            chunk = list(compress(chunk, raw))
+            raw = list(filter(None, raw))
+        canonical = self.slots.canonical
+        distinct = set(raw)
+        for value in distinct - canonical.keys():
+            canonical[value] = self.slots.iso(self.slots.number(value))
+        rewritten = any(canonical[value] != value for value in distinct)
+        if rewritten:
+            raw = list(map(canonical.__getitem__, raw))
+        return chunk, raw, rewritten
+
+    def _seen(self, chunk: list, raw: list) -> Counter:
+        if self.unique and len(self.observe) == 1:
+            # records: (slot, created?) from two Counters of strings (their hashes are cached)
+            created = compress(raw, map(eq, raw, map(dict.get, chunk, repeat(self.observe[0]))))
+            seen = Counter(zip(raw, repeat(None)))
+            for slot, count in Counter(created).items():
+                seen[(slot, None)] -= count
+                seen[(slot, slot)] = count
+            return +seen
+        if self.observe:
+            return Counter(zip(raw, *[map(dict.get, chunk, repeat(a)) for a in self.observe]))
+        return Counter(zip(raw))
+
+    def fingerprints(self, chunk: list) -> tuple:
+        """One hash per item over key, slot and compared values; and the per-slot Counter."""
+        chunk, raw, rewritten = self._normalise(chunk)
+        if not rewritten and self._everything is not None:
+            try:
+                rows = list(map(self._everything, chunk))
+                self.types.update(map(type, chain.from_iterable(rows)))
+                return list(map(hash, map(repr, rows) if self.exact else rows)), \
+                    self._seen(chunk, raw)
+            except (KeyError, TypeError):
+                pass
+        attrs = self.key_attrs
+        rows = [tuple([item.get(a) for a in attrs]) + (slot,) + self.canonical_values(item)
+                for item, slot in zip(chunk, raw)]
+        return list(map(hash, map(repr, rows) if self.exact else rows)), self._seen(chunk, raw)
+
+    def canonical_values(self, item) -> tuple:
+        values = self.values(item)
+        self.types.update(type(v) for _f, v in values)
+        if self.compare is not None:
+            return tuple([_canon(v) for _f, v in values])
+        return tuple([(f, _canon(v)) for f, v in values])
+
+    def scan(self, chunk: list) -> tuple:
+        """keys ``(*key, canonical slot)``, digests and a Counter of what to count per slot."""
+        chunk, raw, rewritten = self._normalise(chunk)
+        keys = digests = None
+        if not rewritten and self._values is not None:
+            try:
+                keys = list(map(self._key_slot, chunk))
+                values = list(map(self._values, chunk))
+                digests = list(map(hash, map(repr, values) if self.exact else values))
+                self.types.update(map(type, chain.from_iterable(values)))
+            except (KeyError, TypeError):
+                keys = None
+        if keys is None:
+            attrs = self.key_attrs
+            keys = [tuple([item.get(a) for a in attrs]) + (slot,) for item, slot in zip(chunk, raw)]
+            digests = list(map(self.digest, chunk))
+        return keys, digests, self._seen(chunk, raw)
+
+    def needs_exact(self) -> bool:
+        """Python's == (and hash) equates True, 1, 1.0 and Decimal(1), and hashes -1 like -2:
+        once such values are compared, digests must come from their repr."""
+        return not self.exact and bool(self.types - _HASH_EXACT_TYPES)
+
+    def base_keys(self, chunk: list) -> list:
+        """The key of each item as a tuple (without the slot)."""
+        if len(self.key_attrs) == 1:
+            return list(zip(map(dict.get, chunk, repeat(self.key_attrs[0]))))
         try:
-            return hash(repr(self.values(item))) & 0xFFFFFFFFFFFFFFFF
-        except TypeError:
-            return hash(repr(tuple((f, _canon(v)) for f, v in self.values(item)))) \
-                & 0xFFFFFFFFFFFFFFFF
+            return list(map(self._key, chunk))
+        except KeyError:
+            attrs = self.key_attrs
+            return [tuple([item.get(a) for a in attrs]) for item in chunk]
 
     def key_dict(self, key) -> dict:
-        if len(self.key_attrs) == 1:
-            return {self.key_attrs[0]: key}
         return dict(zip(self.key_attrs, key))
 
 
-def _pack(slot: int, digest: int) -> int:
-    return (digest << 33) | (slot << 1)
-
-
-def _unpack(packed: int) -> tuple:
-    return (packed >> 1) & 0xFFFFFFFF, packed >> 33
+def _chunks(source):
+    iterator = _iterate(source)
+    while True:
+        chunk = list(islice(iterator, _CHUNK))
+        if not chunk:
+            return
+        yield chunk
 
 
 # ----------------------------------------------------------------------------- the comparison
@@ -428,15 +525,14 @@ def compare(old: dict, new: dict, config: dict | None = None, start=None, end=No
     slots = _Slots(config["slot_minutes"])
     settle = config["settle_slots"]
     rec, sms = config["records"], config["sms"]
-    slot_attr = rec["slot_attribute"]
     kinds = {
         "record": _UnitKind("record", rec["key"], rec.get("compare"), rec.get("ignore"),
-                            rec.get("text"), slots,
-                            lambda item: item.get(slot_attr)),
+                            rec.get("text"), slots, rec["slot_attribute"],
+                            observe=(rec.get("created_attribute"),), unique=True),
         "sms": _UnitKind("sms", sms["key"], sms.get("compare"), sms.get("ignore"),
-                         sms.get("text"), slots, lambda item: item.get("slot")),
-        "telegram": _UnitKind("telegram", ["event"], ["text"], (), ["text"], slots,
-                              lambda item: item.get("slot"), masks=config["_masks"]),
+                         sms.get("text"), slots, "slot", observe=("sms_type", "delivered")),
+        "telegram": _UnitKind("telegram", ["event"], ["text"], (), ["text"], slots, "slot",
+                              observe=("delivered",), masks=config["_masks"]),
     }
     sources = {"record": "records", "sms": "sms", "telegram": "telegram"}
     report = _Report(config, slots)
@@ -450,6 +546,7 @@ def compare(old: dict, new: dict, config: dict | None = None, start=None, end=No
     telegram_outcomes = []
     for name in ("record", "sms", "telegram"):
         unit = kinds[name]
+        report.units[name] = unit
         field = sources[name]
         tolerance = 0 if name == "telegram" else settle
         outcomes = _compare_units(unit, old.get(field), new.get(field), tolerance, report)
@@ -468,72 +565,158 @@ def compare(old: dict, new: dict, config: dict | None = None, start=None, end=No
         else:
             settled.append(outcome)
     report.add_outcomes(kinds["telegram"], settled)
-    return _finish(report, _fetch_values(report, old, new))
+    return _finish(report, _fetch_values(report, old))
 
 
 def _compare_units(unit: _UnitKind, old_source, new_source, tolerance: int, report) -> list:
-    """Pair the units of both sides; return outcomes that are not matched-on-the-spot.
-
-    Outcome tuples: ("late", key, (slot_old, slot_new), None), ("differs", key, (slot, slot_new),
-    (digest_old, digest_new)), ("unpaired", key, (slot,), (side, count_old, count_new, digest)).
-    """
-    slots = unit.slots
-    number = slots.number
-    key_of, slot_of, digest_of = unit.key, unit.slot_of, unit.digest
-    old_store: dict = {}
-    # first side: keys -> packed (slot, digest); counts by slot
-    for item in _iterate(old_source):
-        raw = slot_of(item)
-        if raw is None:
-            continue
-        slot = number(raw)
-        report.observe(unit.name, "old", slot, item)
-        key = key_of(item)
-        packed = _pack(slot, digest_of(item))
-        seen = old_store.get(key)
-        if seen is None:
-            old_store[key] = packed
-        elif isinstance(seen, list):
-            seen.append(packed)
-        else:
-            old_store[key] = [seen, packed]
-    # second side streamed: a new unit that equals the old one of its slot matches on the spot
-    pending: dict = {}
-    for item in _iterate(new_source):
-        raw = slot_of(item)
-        if raw is None:
-            continue
-        slot = number(raw)
-        report.observe(unit.name, "new", slot, item)
-        key = key_of(item)
-        packed = _pack(slot, digest_of(item))
-        seen = old_store.get(key)
-        if seen is not None and seen == packed:
-            old_store[key] = packed | _MATCHED
-            report.matched_unit(unit.name, slot)
-            continue
-        pending.setdefault(key, []).append(packed)
-    outcomes = []
-    for key, new_list in pending.items():
-        outcomes.extend(_resolve(key, old_store.pop(key, None), new_list, tolerance))
-    for key, seen in old_store.items():
-        if isinstance(seen, list) or not seen & _MATCHED:
-            outcomes.extend(_resolve(key, seen, [], tolerance))
+    """See ``_pair_units``; reruns it with repr digests when numbers are among the values."""
+    outcomes = _pair_units(unit, old_source, new_source, tolerance, report)
+    if unit.needs_exact():
+        unit.exact = True
+        for side in SIDES:
+            report.seen.pop((unit.name, side), None)
+        for found in [k for k in report.values if k[1] == unit.name]:
+            del report.values[found]
+        report.old_items.pop(unit.name, None)
+        outcomes = _pair_units(unit, old_source, new_source, tolerance, report)
+    report.matched(report.pending_matches.pop(unit.name))
     return outcomes
 
 
-def _resolve(key, old_seen, new_list, tolerance) -> list:
-    """Pair one key's occurrences: same slot first, then nearest within ``tolerance`` slots."""
-    if old_seen is None:
-        old_all = []
-    elif isinstance(old_seen, list):
-        old_all = old_seen
-    else:
-        old_all = [old_seen]
-    already = sum(1 for p in old_all if p & _MATCHED)  # each paired with one new on the spot
-    count_old, count_new = len(old_all), len(new_list) + already
-    old_free = sorted(_unpack(p) for p in old_all if not p & _MATCHED)
-    new_free = sorted(_unpack(p) for p in new_list)
+def _pair_units(unit: _UnitKind, old_source, new_source, tolerance: int, report) -> list:
+    """Set difference of per-item fingerprints, then ``_pair_keyed`` on the keys that differ.
+
+    Each side becomes a set of hashes over key + slot + compared values (8 bytes of hash per
+    item, no copy of the data). Keys with a fingerprint on one side only are read again from
+    both sides and paired by ``_pair_keyed``; every other item matched in its slot. A side with
+    the same fingerprint twice (a double send) is paired by ``_pair_keyed`` as a whole.
+    """
+    found, totals, kept = {}, {}, {}
+    for side, source in (("old", old_source), ("new", new_source)):
+        hashes, total, kept[side] = set(), 0, []
+        for chunk in _chunks(source):
+            fingerprints, seen = unit.fingerprints(chunk)
+            report.count(unit.name, side, seen)
+            hashes.update(fingerprints)
+            total += len(fingerprints)
+            kept[side].append(fingerprints)  # references to the ints the set holds already
+        found[side], totals[side] = hashes, total
+    if unit.needs_exact():
+        return []  # the caller reruns with repr fingerprints
+    if len(found["old"]) != totals["old"] or len(found["new"]) != totals["new"]:
+        return _pair_keyed(unit, old_source, new_source, tolerance, report, count=False)
+    only = found["old"].symmetric_difference(found["new"])
+    del found
+    if not only:
+        report.pending_matches[unit.name] = report.slot_totals(unit.name, "old")
+        return []
+    # the keys behind those fingerprints, then every item of those keys on both sides
+    keys: set = set()
+    for side, source in (("old", old_source), ("new", new_source)):
+        for chunk, fingerprints in zip(_chunks(source), kept[side]):
+            if only.isdisjoint(fingerprints):
+                continue
+            hits, _raw, _rewritten = unit._normalise(chunk)
+            keys.update(compress(unit.base_keys(hits), map(only.__contains__, fingerprints)))
+    del kept, only
+    subset = {}
+    for side, source in (("old", old_source), ("new", new_source)):
+        subset[side] = [item for chunk in _chunks(source)
+                        for item in compress(chunk, map(keys.__contains__,
+                                                        unit.base_keys(chunk)))]
+    outcomes = _pair_keyed(unit, subset["old"], subset["new"], tolerance, report, count=False)
+    report.old_items[unit.name] = subset["old"]  # the second pass for values reads only these
+    # everything outside those keys matched in its own slot
+    matched = report.pending_matches[unit.name]
+    old_seen = report.slot_totals(unit.name, "old")
+    subset_slots = Counter(unit._normalise(subset["old"])[1]) if subset["old"] else Counter()
+    for slot, count in old_seen.items():
+        matched[slot] += count - subset_slots.get(slot, 0)
+    return outcomes
+
+
+def _pair_keyed(unit: _UnitKind, old_source, new_source, tolerance: int, report,
+                count: bool = True) -> list:
+    """Pair the units of both sides; return the outcomes that did not match on the spot.
+
+    The old side becomes ``{(*key, slot): digest}``; the new side is streamed against it: a new
+    unit equal to the old unit of its key and slot matches on the spot (its entry becomes
+    ``_MARK``), anything else is kept for ``_resolve``.
+    Outcome tuples: ("matched"|"late", key, (slot_old, slot_new), None), ("differs", key,
+    (slot_old, slot_new), (digest_old, digest_new)), ("unpaired", key, (slot,),
+    (side, count_old, count_new, digest)); slots as numbers, keys without the slot.
+    """
+    store: dict = {}
+    extra_old = []  # further occurrences of one key in one slot on the old side
+    for chunk in _chunks(old_source):
+        keys, digests, seen = unit.scan(chunk)
+        if count:
+            report.count(unit.name, "old", seen)
+        if unit.unique or store.keys().isdisjoint(keys):
+            before = len(store)
+            store.update(zip(keys, digests))
+            if unit.unique or len(store) - before == len(keys):
+                continue
+            for key in set(keys):  # a key twice in this chunk: redo the chunk one by one
+                del store[key]
+        for key, digest in zip(keys, digests):
+            if key in store:
+                extra_old.append((key, digest))
+            else:
+                store[key] = digest
+    pending = []
+    matched: Counter = Counter()
+    for chunk in _chunks(new_source):
+        keys, digests, seen = unit.scan(chunk)
+        if count:
+            report.count(unit.name, "new", seen)
+        if unit.unique or len(set(keys)) == len(keys):
+            equal = list(map(eq, map(store.get, keys), digests))
+            hits = list(compress(keys, equal))
+            store.update(zip(hits, repeat(_MARK)))
+            matched.update(map(itemgetter(-1), hits))
+            misses = [] if len(hits) == len(keys) else list(compress(range(len(keys)),
+                                                                     map(not_, equal)))
+        else:
+            misses = []
+            for index, (key, digest) in enumerate(zip(keys, digests)):
+                if store.get(key) == digest:
+                    store[key] = _MARK
+                    matched[key[-1]] += 1
+                else:
+                    misses.append(index)
+        if misses:
+            items = [item for item in chunk if item.get(unit.slot_attr)]
+            for index in misses:
+                key, digest = keys[index], digests[index]
+                pending.append((key, digest))
+                # the new side is read once: keep the values of what did not match right away
+                report.values[("new", unit.name, key[:-1], unit.slots.number(key[-1]),
+                               digest)] = dict(unit.values(items[index]))
+    report.pending_matches[unit.name] = matched
+    leftovers: dict = {}
+    unpaired_old = compress(store.items(), map(is_not, store.values(), repeat(_MARK)))
+    for key, digest in chain(unpaired_old, extra_old):
+        leftovers.setdefault(key[:-1], ([], []))[0].append((key[-1], digest))
+    for key, digest in pending:
+        leftovers.setdefault(key[:-1], ([], []))[1].append((key[-1], digest))
+    slots_seen = report.slots_seen(unit.name)
+    number = unit.slots.number
+    outcomes = []
+    for key, (old_free, new_free) in leftovers.items():
+        already = sum(1 for slot in slots_seen if store.get(key + (slot,)) is _MARK)
+        outcomes.extend(_resolve(key, [(number(s), d) for s, d in old_free],
+                                 [(number(s), d) for s, d in new_free], already, tolerance))
+    return outcomes
+
+
+def _resolve(key, old_free, new_free, already, tolerance) -> list:
+    """Pair one key's occurrences: same slot first, then nearest within ``tolerance`` slots.
+
+    ``already``: pairs of this key that matched on the spot (they count for count_differs).
+    """
+    count_old, count_new = len(old_free) + already, len(new_free) + already
+    old_free, new_free = sorted(old_free), sorted(new_free)
     outcomes = []
     # same slot: equal digests first, then any
     for strict in (True, False):
@@ -549,7 +732,7 @@ def _resolve(key, old_seen, new_list, tolerance) -> list:
                 continue
             o_slot, o_digest = old_free.pop(partner)
             if o_digest == digest:
-                outcomes.append(("matched", key, (slot,), None))
+                outcomes.append(("matched", key, (slot, slot), None))
             else:
                 outcomes.append(("differs", key, (slot, slot), (o_digest, digest)))
         new_free = remaining_new
@@ -589,7 +772,11 @@ class _Report:
         self.discrepancies: list = []
         self.late: list = []
         self.needs = {"old": {}, "new": {}}  # unit -> {(key, slot, digest)}
-        self.units = {}
+        self.units: dict = {}
+        self.seen: dict = {}  # (unit, side) -> Counter((slot, *observed attributes))
+        self.values: dict = {}  # (side, unit, key, slot, digest) -> compared values
+        self.pending_matches: dict = {}  # unit -> Counter(slot) of units matched on the spot
+        self.old_items: dict = {}  # unit -> the old items of the keys that differ
 
     def in_range(self, slot) -> bool:
         lo, hi = self.bounds
@@ -610,35 +797,49 @@ class _Report:
             }
         return row
 
-    def observe(self, unit, side, slot, item) -> None:
-        if not self.in_range(slot):
-            return
-        row = self.row(slot)
-        if unit == "sms":
-            sent = row["sms_sent"][side]
-            sent["total"] += 1
-            sms_type = item.get("sms_type")
-            sent[sms_type] = sent.get(sms_type, 0) + 1
-            if item.get("delivered") is True:
-                row["sms_delivered"][side] += 1
-        elif unit == "telegram":
-            row["telegram_sent"][side] += 1
-            if item.get("delivered") is True:
-                row["telegram_delivered"][side] += 1
-        else:
-            created = self.config["records"]["created_attribute"]
-            slot_attr = self.config["records"]["slot_attribute"]
-            if created and item.get(created) and item.get(created) == item.get(slot_attr):
-                row["records_created"][side] += 1
-            else:
-                row["records_updated"][side] += 1
+    def count(self, unit, side, seen: Counter) -> None:
+        self.seen.setdefault((unit, side), Counter()).update(seen)
 
-    def matched_unit(self, unit, slot) -> None:
-        if self.in_range(slot):
-            self.row(slot)["matched"] += 1
+    def slot_totals(self, unit, side) -> Counter:
+        totals: Counter = Counter()
+        for entry, count in self.seen.get((unit, side), {}).items():
+            totals[entry[0]] += count
+        return totals
+
+    def slots_seen(self, unit) -> set:
+        return {entry[0] for side in SIDES for entry in self.seen.get((unit, side), ())}
+
+    def tally(self) -> None:
+        """Turn the per-slot Counters into the rows of the report (slots in range only)."""
+        number = self.slots.number
+        for (unit, side), seen in sorted(self.seen.items()):
+            for entry, count in sorted(seen.items(), key=repr):
+                slot = number(entry[0])
+                if not self.in_range(slot):
+                    continue
+                row = self.row(slot)
+                if unit == "sms":
+                    sent = row["sms_sent"][side]
+                    sent["total"] += count
+                    sent[entry[1]] = sent.get(entry[1], 0) + count
+                    if entry[2] is True:
+                        row["sms_delivered"][side] += count
+                elif unit == "telegram":
+                    row["telegram_sent"][side] += count
+                    if entry[1] is True:
+                        row["telegram_delivered"][side] += count
+                elif len(entry) > 1 and entry[1] and number(entry[1]) == slot:
+                    row["records_created"][side] += count
+                else:
+                    row["records_updated"][side] += count
+
+    def matched(self, matched: Counter) -> None:
+        for slot, count in matched.items():
+            number = self.slots.number(slot)
+            if self.in_range(number):
+                self.row(number)["matched"] += count
 
     def add_outcomes(self, unit: _UnitKind, outcomes) -> None:
-        self.units[unit.name] = unit
         for kind, key, slots, extra in outcomes:
             slot = min(slots)
             if not self.in_range(slot):
@@ -660,31 +861,55 @@ class _Report:
                 self.discrepancies.append(("unpaired", unit.name, key, slots, extra))
 
 
-def _fetch_values(report: _Report, old: dict, new: dict) -> dict:
-    """Second pass: the compared values of the units that differ, and nothing else."""
-    found = {}
+def _fetch_values(report: _Report, old: dict) -> dict:
+    """Second pass over the old side: the values of its units that differ, nothing else.
+
+    (The new side's differing values were kept while it was streamed.)
+    """
+    found = report.values
     fields = {"record": "records", "sms": "sms", "telegram": "telegram"}
-    for side, observations in (("old", old), ("new", new)):
+    for side, observations in (("old", old),):
         for unit_name, needed in report.needs[side].items():
             if not needed:
                 continue
             unit = report.units[unit_name]
-            keys = {k for k, _s, _d in needed}
-            for item in _iterate(observations.get(fields[unit_name])):
-                key = unit.key(item)
-                if key not in keys:
+            wanted_keys = {k for k, _s, _d in needed}
+            attrs = unit.key_attrs
+            source = report.old_items[unit_name] if unit_name in report.old_items \
+                else observations.get(fields[unit_name])
+            for chunk in _chunks(source):
+                bases = [tuple([item.get(a) for a in attrs]) for item in chunk] \
+                    if len(attrs) < 2 else list(map(_safe_getter(attrs), chunk))
+                hits = list(compress(chunk, map(wanted_keys.__contains__, bases)))
+                if not hits:
                     continue
-                raw = unit.slot_of(item)
-                if raw is None:
-                    continue
-                wanted = (key, unit.slots.number(raw), unit.digest(item))
-                if wanted in needed:
-                    found[(side, unit_name) + wanted] = dict(unit.values(item))
+                keys, digests, _seen = unit.scan(hits)
+                items = [item for item in hits if item.get(unit.slot_attr)]
+                for item, key, digest in zip(items, keys, digests):
+                    wanted = (key[:-1], unit.slots.number(key[-1]), digest)
+                    if wanted in needed:
+                        found[(side, unit_name) + wanted] = dict(unit.values(item))
     return found
+
+
+def _safe_getter(attrs):
+    """item -> tuple of the attributes (missing ones None), C-level when all are there."""
+    if len(attrs) == 1:
+        only = attrs[0]
+        return lambda item: (item.get(only),)
+    getter = itemgetter(*attrs)
+
+    def get(item):
+        try:
+            return getter(item)
+        except KeyError:
+            return tuple([item.get(a) for a in attrs])
+    return get
 
 
 def _finish(report: _Report, found: dict) -> dict:
     config, slots = report.config, report.slots
+    report.tally()
     entries = []
     for how, unit_name, key, unit_slots, extra in report.discrepancies:
         unit = report.units[unit_name]
