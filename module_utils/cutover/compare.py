@@ -69,7 +69,6 @@ KINDS = ("missing_on_new", "missing_on_old", "field_differs", "text_differs", "c
 SMS_TYPES = ("confirm", "guide", "event")
 _ABSENT = "<absent>"
 _MARK = object()  # an old unit already paired on the spot
-_HASH_EXACT_TYPES = {str, bool, type(None), bytes}
 _CHUNK = 16384
 
 DEFAULT_CONFIG = {
@@ -379,8 +378,7 @@ class _UnitKind:
                  unique=False):
         self.name = name
         self.unique = unique  # a table: one item per key, no duplicate check needed
-        self.exact = False  # digests of repr(values): set once numbers are among the values
-        self.types: set = set()
+
         self.key_attrs = list(key)
         self.compare = list(compare) if compare else None
         self.ignore = set(ignore or ()) | set(self.key_attrs) | {slot_attr}
@@ -415,8 +413,7 @@ class _UnitKind:
         return text
 
     def digest(self, item) -> int:
-        values = self.canonical_values(item)
-        return hash(repr(values)) if self.exact else hash(values)
+        return hash(self.canonical_values(item))
 
     def _normalise(self, chunk: list) -> tuple:
         """Drop items without a slot; canonical slot strings; whether any had to be rewritten."""
@@ -436,11 +433,12 @@ class _UnitKind:
     def _seen(self, chunk: list, raw: list) -> Counter:
         if self.unique and len(self.observe) == 1:
             # records: (slot, created?) from two Counters of strings (their hashes are cached)
-            created = compress(raw, map(eq, raw, map(dict.get, chunk, repeat(self.observe[0]))))
-            seen = Counter(zip(raw, repeat(None)))
-            for slot, count in Counter(created).items():
-                seen[(slot, None)] -= count
-                seen[(slot, slot)] = count
+            created = Counter(compress(raw, map(eq, raw,
+                                                map(dict.get, chunk, repeat(self.observe[0])))))
+            seen = Counter()
+            for slot, count in Counter(raw).items():
+                seen[(slot, None)] = count - created.get(slot, 0)
+                seen[(slot, slot)] = created.get(slot, 0)
             return +seen
         if self.observe:
             return Counter(zip(raw, *[map(dict.get, chunk, repeat(a)) for a in self.observe]))
@@ -451,20 +449,16 @@ class _UnitKind:
         chunk, raw, rewritten = self._normalise(chunk)
         if not rewritten and self._everything is not None:
             try:
-                rows = list(map(self._everything, chunk))
-                self.types.update(map(type, chain.from_iterable(rows)))
-                return list(map(hash, map(repr, rows) if self.exact else rows)), \
-                    self._seen(chunk, raw)
+                return list(map(hash, map(self._everything, chunk))), self._seen(chunk, raw)
             except (KeyError, TypeError):
                 pass
         attrs = self.key_attrs
         rows = [tuple([item.get(a) for a in attrs]) + (slot,) + self.canonical_values(item)
                 for item, slot in zip(chunk, raw)]
-        return list(map(hash, map(repr, rows) if self.exact else rows)), self._seen(chunk, raw)
+        return list(map(hash, rows)), self._seen(chunk, raw)
 
     def canonical_values(self, item) -> tuple:
         values = self.values(item)
-        self.types.update(type(v) for _f, v in values)
         if self.compare is not None:
             return tuple([_canon(v) for _f, v in values])
         return tuple([(f, _canon(v)) for f, v in values])
@@ -477,8 +471,7 @@ class _UnitKind:
             try:
                 keys = list(map(self._key_slot, chunk))
                 values = list(map(self._values, chunk))
-                digests = list(map(hash, map(repr, values) if self.exact else values))
-                self.types.update(map(type, chain.from_iterable(values)))
+                digests = list(map(hash, values))
             except (KeyError, TypeError):
                 keys = None
         if keys is None:
@@ -486,11 +479,6 @@ class _UnitKind:
             keys = [tuple([item.get(a) for a in attrs]) + (slot,) for item, slot in zip(chunk, raw)]
             digests = list(map(self.digest, chunk))
         return keys, digests, self._seen(chunk, raw)
-
-    def needs_exact(self) -> bool:
-        """Python's == (and hash) equates True, 1, 1.0 and Decimal(1), and hashes -1 like -2:
-        once such values are compared, digests must come from their repr."""
-        return not self.exact and bool(self.types - _HASH_EXACT_TYPES)
 
     def base_keys(self, chunk: list) -> list:
         """The key of each item as a tuple (without the slot)."""
@@ -569,16 +557,8 @@ def compare(old: dict, new: dict, config: dict | None = None, start=None, end=No
 
 
 def _compare_units(unit: _UnitKind, old_source, new_source, tolerance: int, report) -> list:
-    """See ``_pair_units``; reruns it with repr digests when numbers are among the values."""
+    """``_pair_units``, then the units matched on the spot go into the report."""
     outcomes = _pair_units(unit, old_source, new_source, tolerance, report)
-    if unit.needs_exact():
-        unit.exact = True
-        for side in SIDES:
-            report.seen.pop((unit.name, side), None)
-        for found in [k for k in report.values if k[1] == unit.name]:
-            del report.values[found]
-        report.old_items.pop(unit.name, None)
-        outcomes = _pair_units(unit, old_source, new_source, tolerance, report)
     report.matched(report.pending_matches.pop(unit.name))
     return outcomes
 
@@ -601,8 +581,6 @@ def _pair_units(unit: _UnitKind, old_source, new_source, tolerance: int, report)
             total += len(fingerprints)
             kept[side].append(fingerprints)  # references to the ints the set holds already
         found[side], totals[side] = hashes, total
-    if unit.needs_exact():
-        return []  # the caller reruns with repr fingerprints
     if len(found["old"]) != totals["old"] or len(found["new"]) != totals["new"]:
         return _pair_keyed(unit, old_source, new_source, tolerance, report, count=False)
     only = found["old"].symmetric_difference(found["new"])
@@ -612,18 +590,22 @@ def _pair_units(unit: _UnitKind, old_source, new_source, tolerance: int, report)
         return []
     # the keys behind those fingerprints, then every item of those keys on both sides
     keys: set = set()
+    subset = {}
     for side, source in (("old", old_source), ("new", new_source)):
+        subset[side] = []
         for chunk, fingerprints in zip(_chunks(source), kept[side]):
             if only.isdisjoint(fingerprints):
                 continue
             hits, _raw, _rewritten = unit._normalise(chunk)
-            keys.update(compress(unit.base_keys(hits), map(only.__contains__, fingerprints)))
+            differing = list(compress(hits, map(only.__contains__, fingerprints)))
+            subset[side].extend(differing)
+            keys.update(unit.base_keys(differing))
     del kept, only
-    subset = {}
-    for side, source in (("old", old_source), ("new", new_source)):
-        subset[side] = [item for chunk in _chunks(source)
-                        for item in compress(chunk, map(keys.__contains__,
-                                                        unit.base_keys(chunk)))]
+    if not unit.unique:  # a key's other items (matched ones too) count for count_differs
+        for side, source in (("old", old_source), ("new", new_source)):
+            subset[side] = [item for chunk in _chunks(source)
+                            for item in compress(chunk, map(keys.__contains__,
+                                                            unit.base_keys(chunk)))]
     outcomes = _pair_keyed(unit, subset["old"], subset["new"], tolerance, report, count=False)
     report.old_items[unit.name] = subset["old"]  # the second pass for values reads only these
     # everything outside those keys matched in its own slot
