@@ -564,43 +564,49 @@ def _compare_units(unit: _UnitKind, old_source, new_source, tolerance: int, repo
 
 
 def _pair_units(unit: _UnitKind, old_source, new_source, tolerance: int, report) -> list:
-    """Set difference of per-item fingerprints, then ``_pair_keyed`` on the keys that differ.
+    """Fingerprint sets first, then ``_pair_keyed`` on the keys whose fingerprints differ.
 
-    Each side becomes a set of hashes over key + slot + compared values (8 bytes of hash per
-    item, no copy of the data). Keys with a fingerprint on one side only are read again from
-    both sides and paired by ``_pair_keyed``; every other item matched in its slot. A side with
-    the same fingerprint twice (a double send) is paired by ``_pair_keyed`` as a whole.
+    The old side becomes a set of hashes over key + slot + compared values (one 64-bit hash per
+    item, no copy of the data). The new side is streamed against it: a fingerprint found there
+    is removed (matched in its slot); one not found marks a new item that differs. What remains
+    of the set afterwards marks the old items that differ. Only the items of the keys that
+    differ are then paired by ``_pair_keyed``. A side with the same fingerprint twice (a double
+    send) makes the counts matter: the items of the keys involved are all read again.
     """
-    found, totals, kept = {}, {}, {}
-    for side, source in (("old", old_source), ("new", new_source)):
-        hashes, total, kept[side] = set(), 0, []
-        for chunk in _chunks(source):
-            fingerprints, seen = unit.fingerprints(chunk)
-            report.count(unit.name, side, seen)
-            hashes.update(fingerprints)
-            total += len(fingerprints)
-            kept[side].append(fingerprints)  # references to the ints the set holds already
-        found[side], totals[side] = hashes, total
-    if len(found["old"]) != totals["old"] or len(found["new"]) != totals["new"]:
+    old_set, old_total, old_kept = set(), 0, []
+    for chunk in _chunks(old_source):
+        fingerprints, seen = unit.fingerprints(chunk)
+        report.count(unit.name, "old", seen)
+        old_set.update(fingerprints)
+        old_total += len(fingerprints)
+        old_kept.append(fingerprints)  # references to the ints the set holds already
+    if len(old_set) != old_total:
         return _pair_keyed(unit, old_source, new_source, tolerance, report, count=False)
-    only = found["old"].symmetric_difference(found["new"])
-    del found
-    if not only:
-        report.pending_matches[unit.name] = report.slot_totals(unit.name, "old")
-        return []
-    # the keys behind those fingerprints, then every item of those keys on both sides
-    keys: set = set()
-    subset = {}
-    for side, source in (("old", old_source), ("new", new_source)):
-        subset[side] = []
-        for chunk, fingerprints in zip(_chunks(source), kept[side]):
-            if only.isdisjoint(fingerprints):
+    subset = {"old": [], "new": []}
+    repeated = False
+    for chunk in _chunks(new_source):
+        fingerprints, seen = unit.fingerprints(chunk)
+        report.count(unit.name, "new", seen)
+        if not unit.unique and len(set(fingerprints)) != len(fingerprints):
+            repeated = True
+        known = list(map(old_set.__contains__, fingerprints))
+        if not all(known):
+            hits, _raw, _rewritten = unit._normalise(chunk)
+            subset["new"].extend(compress(hits, map(not_, known)))
+        old_set.difference_update(fingerprints)
+    if old_set:
+        for chunk, fingerprints in zip(_chunks(old_source), old_kept):
+            if old_set.isdisjoint(fingerprints):
                 continue
             hits, _raw, _rewritten = unit._normalise(chunk)
-            differing = list(compress(hits, map(only.__contains__, fingerprints)))
-            subset[side].extend(differing)
-            keys.update(unit.base_keys(differing))
-    del kept, only
+            subset["old"].extend(compress(hits, map(old_set.__contains__, fingerprints)))
+    del old_kept, old_set
+    if not subset["old"] and not subset["new"] and not repeated:
+        report.pending_matches[unit.name] = report.slot_totals(unit.name, "old")
+        return []
+    keys = set(unit.base_keys(subset["old"])) | set(unit.base_keys(subset["new"]))
+    if repeated:
+        keys.update(_repeated_keys(unit, new_source))
     if not unit.unique:  # a key's other items (matched ones too) count for count_differs
         for side, source in (("old", old_source), ("new", new_source)):
             subset[side] = [item for chunk in _chunks(source)
@@ -615,6 +621,19 @@ def _pair_units(unit: _UnitKind, old_source, new_source, tolerance: int, report)
     for slot, count in old_seen.items():
         matched[slot] += count - subset_slots.get(slot, 0)
     return outcomes
+
+
+def _repeated_keys(unit: _UnitKind, source) -> set:
+    """Keys that occur more than once with the same slot and values on one side."""
+    seen, repeated = set(), set()
+    for chunk in _chunks(source):
+        fingerprints, _counts = unit.fingerprints(chunk)
+        hits, _raw, _rewritten = unit._normalise(chunk)
+        for item, fingerprint in zip(hits, fingerprints):
+            if fingerprint in seen:
+                repeated.add(tuple([item.get(a) for a in unit.key_attrs]))
+            seen.add(fingerprint)
+    return repeated
 
 
 def _pair_keyed(unit: _UnitKind, old_source, new_source, tolerance: int, report,
