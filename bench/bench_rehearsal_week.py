@@ -35,6 +35,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prepare(url: str) -> None:
     """The legacy world plus the new function, table and rule (shadow), as phase 5.3 leaves them."""
     import boto3
@@ -80,9 +87,12 @@ def main() -> int:
 
             prepare(url)
             cfg = Config(url=url, directory=Path(tmp) / "rehearsal")
+            load = os.getloadavg()[0]
+            server_cpu, client_cpu = process_cpu_s(server.pid), time.process_time()
             started = time.monotonic()
             summary = Scheduler(cfg).run(args.slots)
             wall = time.monotonic() - started
+            server_cpu, client_cpu = process_cpu_s(server.pid) - server_cpu, time.process_time() - client_cpu
             report = check_world(cfg)
             state = Scheduler(cfg).load()
             source_days = args.slots / 72
@@ -94,6 +104,8 @@ def main() -> int:
     print(f"slots {args.slots} ({source_days:.1f} days), runs {summary['runs']}, bookings {bookings} "
           f"({bookings / source_days:.0f}/day), SMS delivered {summary['delivered_sms']}")
     print(report.summary())
+    print(f"CPU: scheduler+handlers {client_cpu:.1f}s, emulator {server_cpu:.1f}s; "
+          f"load average at start {load:.1f} on {os.cpu_count()} cores")
     print(f"wall time {wall:.1f}s for {args.slots} slots of old + new (goal <= {GOAL_S:.0f}s): "
           f"{'OK' if wall <= GOAL_S else 'OVER GOAL'}")
     return 0 if report.ok else 1
