@@ -172,11 +172,15 @@ def resolve_image(ecr, match):
     return digest, f"{match.group('registry')}/{match.group('repository')}@{digest}"
 
 
-def resolve_role(iam, role):
+def resolve_role(module, iam, role, account):
+    """The role's ARN. In check mode a role the same play would create is only a warning."""
     name = role.rsplit("/", 1)[-1] if role.startswith("arn:") else role
     try:
         return iam.get_role(RoleName=name, aws_retry=True)["Role"]["Arn"]
     except is_boto3_error_code("NoSuchEntity"):
+        if module.check_mode:
+            module.warn(f"role {role} does not exist (yet): a real run fails unless it is created first")
+            return role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{name}"
         raise InputError(f"role {role} does not exist: create it first (playbooks/create_function.yml creates "
                          "naver-sms-automation-lambda-role) or give an existing role") from None
 
@@ -247,7 +251,7 @@ def ensure_function(module, client, ecr, iam):
     params, check_mode = module.params, module.check_mode
     match = validate(params)
     digest, image_uri = resolve_image(ecr, match)
-    role_arn = resolve_role(iam, params["role"])
+    role_arn = resolve_role(module, iam, params["role"], match.group("account"))
     name, wanted = params["name"], desired_config(params, role_arn)
     wanted_view = config_view(wanted)
     wait_s = params["wait_timeout"]
