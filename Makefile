@@ -40,8 +40,9 @@ molecule: setup
 	  [ -f molecule/$$s/molecule.yml ] || continue; \
 	  echo "== molecule scenario $$s"; $(BIN)/molecule test -s $$s; done
 
+# ansible.cfg fails runs without an inventory (unparsed_is_failed); syntax checks need none.
 lint: setup
-	$(BIN)/ansible-lint --offline playbooks roles molecule
+	ANSIBLE_INVENTORY_UNPARSED_FAILED=false $(BIN)/ansible-lint --offline playbooks roles molecule
 	$(BIN)/python -m compileall -q library module_utils rehearsal
 
 bench: setup

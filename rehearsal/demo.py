@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from rehearsal import emulator
+from rehearsal import emulator, world
 
 
 def step_emulator() -> None:
@@ -15,8 +15,13 @@ def step_emulator() -> None:
     print(f"emulator at {emu.url} (pid {emu.pid}); stop it with `make emulator-stop`")
 
 
+def step_seed_world() -> None:
+    print(world.seed(emulator.emulator_url()))
+
+
 STEPS = [
     ("start the local AWS", step_emulator),
+    ("seed the legacy world", step_seed_world),
 ]
 
 

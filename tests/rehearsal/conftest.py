@@ -1,0 +1,90 @@
+"""Fixtures of the rehearsal world: a small legacy (and new) world on the clean emulator."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from rehearsal.config import Config
+from rehearsal.scheduler import Scheduler
+
+CFG = Config()
+SCHEDULE = "cron(0/20 * * * ? *)"
+# A recent day (CloudWatch Logs accepts the last 14 days only): midnight UTC three days ago.
+DAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("lambda_function.py", "def lambda_handler(event, context):\n    return None\n")
+    return buf.getvalue()
+
+
+def _table(ddb, name):
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "booking_num", "KeyType": "HASH"}, {"AttributeName": "phone", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "booking_num", "AttributeType": "S"},
+                              {"AttributeName": "phone", "AttributeType": "S"}])
+
+
+def _function(aws, name):
+    iam, lam = aws("iam"), aws("lambda")
+    try:
+        role = iam.create_role(RoleName="rehearsal-test-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                   "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName="rehearsal-test-role")["Role"]["Arn"]
+    return lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
+                               Code={"ZipFile": _zip()})["FunctionArn"]
+
+
+@pytest.fixture
+def world(emulator, aws, state_dir):
+    """The legacy world (sms, function, enabled rule) plus sms_v2 and the new function; returns helpers."""
+    ddb, events = aws("dynamodb"), aws("events")
+    for table in (CFG.old_table, CFG.new_table):
+        _table(ddb, table)
+    arns = {fn: _function(aws, fn) for fn in (CFG.old_function, CFG.new_function)}
+    events.put_rule(Name=CFG.old_rule, ScheduleExpression=SCHEDULE, State="ENABLED")
+    events.put_targets(Rule=CFG.old_rule, Targets=[{"Id": "legacy", "Arn": arns[CFG.old_function]}])
+
+    class World:
+        cfg = Config(url=emulator, directory=state_dir / "rehearsal")
+        scheduler = Scheduler(cfg)
+
+        @staticmethod
+        def new_rule(mode="shadow", state="ENABLED", schedule=SCHEDULE):
+            events.put_rule(Name=CFG.new_rule, ScheduleExpression=schedule, State=state)
+            events.put_targets(Rule=CFG.new_rule, Targets=[
+                {"Id": "v2", "Arn": arns[CFG.new_function], "Input": json.dumps({"mode": mode})}])
+
+        @staticmethod
+        def old_rule(state):
+            events.put_rule(Name=CFG.old_rule, ScheduleExpression=SCHEDULE, State=state)
+
+        @staticmethod
+        def items(table):
+            return {(i["booking_num"]["S"], i["phone"]["S"]): i
+                    for i in ddb.scan(TableName=table)["Items"]}
+
+        @staticmethod
+        def log_lines(function):
+            logs = aws("logs")
+            out, token = [], None
+            while True:
+                kw = {"logGroupName": f"/aws/lambda/{function}"}
+                if token:
+                    kw["nextToken"] = token
+                resp = logs.filter_log_events(**kw)
+                out.extend(json.loads(e["message"]) for e in resp["events"])
+                token = resp.get("nextToken")
+                if not token:
+                    return out
+
+    return World
