@@ -15,17 +15,18 @@ Log lines become these events through ``parse_log_event`` with a per-side format
 mapping (the new function, the rehearsal handlers) or a regex with named groups (the legacy
 function's plain-text lines, see ``LEGACY_TEXT_FORMAT``).
 
-How a record is tied to a slot (the assumption the handlers and the adapter share):
-  a table holds only the current state, so a record belongs to the slot that last changed it.
-  If the record carries ``records.slot_attribute`` (default ``updated_slot``, ISO slot start,
-  written by the handler that changed it) that slot is used; a record whose
-  ``records.created_attribute`` (``created_slot``) equals it was *created* in that slot, else
-  *updated*. A record without the attribute (the legacy table in production has none) is tied
-  by ``tag_records_from_events`` to the latest slot in which the same side logged an SMS for its
-  key, created when that SMS is of type ``records.creating_sms_type`` (``confirm``: a booking's
-  record is written with its first SMS). Records tied to no slot are outside the comparison.
-  So a re-check of an old slot compares SMS and Telegram fully, and records only where the
-  slot is still the last one that changed them.
+How a record is tied to a slot (the assumption shared with the handlers and the adapter):
+  a table holds only the current state and neither function writes a timestamp into it, so a
+  record belongs to the slot that last changed it: ``records.slot_attribute`` (default
+  ``updated_slot``, ISO slot start) and, if that slot created it, ``records.created_attribute``
+  (``created_slot``). ``output_compare`` fills both from a snapshot of each table kept between
+  its runs (``tag_records_from_snapshot``): a record new or changed since the previous run is
+  tagged with the latest slot that had run when the table was read. So the comparison must
+  read the tables once per slot (it runs every 20 minutes), the first run only takes the
+  baseline, and a late write shows up in the slot in which it landed. Records already carrying
+  the attributes (a handler that writes them) are taken as they are; untagged records are
+  outside the comparison. A re-check of an old slot compares SMS and Telegram fully, records
+  only where that slot is still the last one that changed them.
 
 Classification. Every observation is a *unit* (record, SMS, Telegram) with a key (records: key
 attributes; SMS: type + key of the SMS; Telegram: one per run). Units of both sides are paired
@@ -57,6 +58,7 @@ differences, not with copies of both sides. Two different values match only if t
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -286,42 +288,57 @@ def _compiled(pattern: str):
 
 
 # ----------------------------------------------------------------------------- record tagging
-def tag_records_from_events(records, sms_events, config: dict | None = None) -> list:
-    """Give records without a slot attribute the slot of their side's latest SMS for their key.
+def record_digest(record: dict, config: dict) -> str:
+    """A digest of a record's compared attributes that is the same in every process."""
+    rules = config["records"]
+    if rules.get("compare"):
+        values = [(f, _canon(record.get(f, _ABSENT))) for f in rules["compare"]]
+    else:
+        skip = set(rules.get("ignore") or ()) | set(rules["key"])
+        skip |= {rules.get("slot_attribute"), rules.get("created_attribute")}
+        values = sorted((k, _canon(v)) for k, v in record.items() if k not in skip)
+    return hashlib.blake2b(repr(values).encode("utf-8"), digest_size=10).hexdigest()
 
-    Returns new dicts (records that already carry the slot attribute are passed through; records
-    no SMS of the window touches are left untagged and so outside the comparison).
+
+def tag_records_from_snapshot(records, snapshot: dict | None, observed_slot: str,
+                              config: dict | None = None) -> tuple:
+    """Tie each record to the slot in which it was last seen to change.
+
+    Neither function writes a timestamp into its table, so the comparison keeps a snapshot of
+    each table between its runs: ``{key: [digest, updated_slot, created_slot]}``. A record
+    that is new or changed since the previous snapshot gets ``observed_slot`` (the latest slot
+    that had run when the table was read); an unchanged one keeps its tags. With no previous
+    snapshot (``None``) every record is the *baseline*: untagged, so outside the comparison.
+
+    Returns ``(tagged records (copies, only those with a slot), new snapshot)``.
     """
     config = config if "_masks" in (config or {}) else make_config(config)
     rules = config["records"]
-    slot_attr, created_attr = rules["slot_attribute"], rules["created_attribute"]
-    creating = rules.get("creating_sms_type")
-    slots = _Slots(config["slot_minutes"])
-    key_attrs = rules["key"]
-    sms_key_map = [a for a in key_attrs]
-    latest: dict = {}
-    for event in _iterate(sms_events):
-        key = tuple(event.get(a) for a in sms_key_map)
-        number = slots.number(event["slot"])
-        seen = latest.get(key)
-        if seen is None or number > seen[0]:
-            latest[key] = (number, event.get("sms_type") == creating)
-        elif number == seen[0] and event.get("sms_type") == creating:
-            latest[key] = (number, True)
-    tagged = []
+    key_attrs, slot_attr, created_attr = rules["key"], rules["slot_attribute"], \
+        rules["created_attribute"]
+    observed = slot_iso(observed_slot, config["slot_minutes"])
+    tagged, fresh = [], {}
     for record in _iterate(records):
-        if record.get(slot_attr):
-            tagged.append(record)
-            continue
-        seen = latest.get(tuple(record.get(a) for a in key_attrs))
-        if seen is None:
-            continue
-        record = dict(record)
-        record[slot_attr] = slots.iso(seen[0])
-        if seen[1]:
-            record[created_attr] = record[slot_attr]
-        tagged.append(record)
-    return tagged
+        key = json.dumps([record.get(a) for a in key_attrs], ensure_ascii=False, default=str)
+        digest = record_digest(record, config)
+        before = snapshot.get(key) if snapshot is not None else None
+        if snapshot is None:
+            entry = [digest, None, None]
+        elif before is None:
+            entry = [digest, observed, observed]
+        elif before[0] == digest:
+            entry = before
+        else:
+            entry = [digest, observed, before[2]]
+        fresh[key] = entry
+        if entry[1]:
+            item = dict(record)
+            item[slot_attr] = entry[1]
+            item.pop(created_attr, None)
+            if entry[2]:
+                item[created_attr] = entry[2]
+            tagged.append(item)
+    return tagged, fresh
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -14,7 +14,7 @@ from module_utils.cutover.compare import (
     compare,
     make_config,
     parse_log_event,
-    tag_records_from_events,
+    tag_records_from_snapshot,
     text_difference,
 )
 
@@ -183,13 +183,21 @@ def test_empty_slots_in_the_range_are_reported_at_100_percent():
     assert {r["match_percentage"] for r in report["slots"].values()} == {100.0}
 
 
-def test_records_without_slot_attribute_are_tagged_from_their_sides_sms():
-    legacy = [{"booking_num": "1051_1", "phone": "01012345678", "confirm_sms": True},
-              {"booking_num": "1051_9", "phone": "01099999999", "confirm_sms": True}]
-    tagged = tag_records_from_events(legacy, [sms(S0), sms(S1, sms_type="guide")])
-    assert tagged == [dict(legacy[0], updated_slot=S1)]
-    tagged = tag_records_from_events(legacy, [sms(S0)])
-    assert tagged == [dict(legacy[0], updated_slot=S0, created_slot=S0)]
+def test_snapshot_tags_new_and_changed_records_with_the_observed_slot():
+    legacy = {"booking_num": "1051_1", "phone": "01012345678", "confirm_sms": True}
+    # first read: the baseline, nothing tagged
+    tagged, snapshot = tag_records_from_snapshot([legacy], None, S0)
+    assert tagged == []
+    # unchanged: still untagged; a new record: created in the observed slot
+    other = dict(legacy, booking_num="1051_2")
+    tagged, snapshot = tag_records_from_snapshot([legacy, other], snapshot, S1)
+    assert tagged == [dict(other, updated_slot=S1, created_slot=S1)]
+    # changed later: updated in that slot, created slot kept; unchanged keeps its tags
+    tagged, snapshot = tag_records_from_snapshot(
+        [dict(legacy, remind_sms=True), other], snapshot, S2)
+    assert tagged == [dict(legacy, remind_sms=True, updated_slot=S2),
+                      dict(other, updated_slot=S1, created_slot=S1)]
+    assert json.loads(json.dumps(snapshot)) == snapshot  # kept as a JSON file between runs
 
 
 @pytest.mark.parametrize("old_content, text_differs, reads", [(TEXT, 0, 1), ("x", 1, 3)])
