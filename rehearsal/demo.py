@@ -80,6 +80,8 @@ STEPS = [
     ("start the local AWS", step_emulator),
     ("seed the legacy world", step_seed_world),
     ("run a simulated day of the legacy system alone", step_legacy_day),
+    ("5.1 push the image to ECR", step_deploy_image),
+    ("5.2 create the new function, alias and DISABLED rule", step_create_function),
 ]
 
 
