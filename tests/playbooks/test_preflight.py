@@ -179,3 +179,5 @@ def test_unknown_or_missing_inventory_fails_at_once(args):
     assert proc.returncode != 0
     assert "No inventory was parsed" in proc.stderr
     assert "TASK [" not in proc.stdout
+    if not args:
+        assert "none-given--use-i-inventories-test-or-i-inventories-production" in proc.stderr
