@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from rehearsal.config import Config
+from rehearsal.invariants import check_world
 from rehearsal.scheduler import RehearsalError, Scheduler
 from tests.rehearsal.conftest import CFG, DAY
 
@@ -81,3 +82,15 @@ def test_a_clock_outside_the_logs_window_is_refused(state_dir):
     scheduler = Scheduler(Config(url="http://127.0.0.1:9", directory=state_dir / "rehearsal"))
     with pytest.raises(RehearsalError, match="14 days"):
         scheduler.run(1, start=DAY - timedelta(days=30))  # refused before any call
+
+
+def test_a_throttling_emulator_changes_nothing_customers_see(world, proxy):
+    """Throttling and 5xx are retried by the clients; the invariant holds through the fault proxy."""
+    world.new_rule("shadow")
+    proxy.set_faults(rate=0.2, kinds=["throttle", "5xx"], seed=7, max_faults=6)
+    flaky = Scheduler(Config(url=proxy.url, directory=world.cfg.directory))
+    summary = flaky.run(6, start=DAY + timedelta(hours=2))
+    assert summary["errors"] == {} and summary["runs"] == {CFG.old_function: 6, CFG.new_function: 6}
+    assert check_world(world.cfg).ok
+    ops = {c["operation"] for c in proxy.calls()}
+    assert {"ListRules", "ListTargetsByRule", "BatchGetItem", "BatchWriteItem", "PutLogEvents", "PutMetricData"} <= ops
