@@ -1,0 +1,106 @@
+"""Run the comparison (library/output_compare.py) in-process on the rehearsal world.
+
+The scheduler advances a simulated clock, so the comparison must be told the moment it runs
+(``as_of``); ``playbooks/compare.yml -e cutover_compare_as_of=...`` does the same through Ansible.
+Here the module's ``run_comparison`` is called directly with boto3 clients (over HTTP to the
+emulator, like the module), which keeps a simulated day of 72 comparisons fast.
+
+    python -m rehearsal.comparison --as-of 2026-11-26T04:05:00Z [--slot ISO] [--settle N]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+import module_utils.cutover as _cutover
+from rehearsal.config import Config, client
+from rehearsal.emulator import PROJECT_DIR
+
+sys.modules.setdefault("ansible.module_utils.cutover", _cutover)
+INVENTORY = PROJECT_DIR / "inventories" / "test" / "group_vars" / "all"
+
+
+_LOADED: dict = {}
+
+
+def _module():
+    if "module" in _LOADED:
+        return _LOADED["module"]
+    spec = importlib.util.spec_from_file_location("cutover_output_compare", PROJECT_DIR / "library" / "output_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _LOADED["module"] = module
+    return module
+
+
+class _Plain:
+    """A boto3 client that accepts (and drops) the ``aws_retry`` argument of AnsibleAWSModule clients."""
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def __getattr__(self, name):
+        method = getattr(self._wrapped, name)
+
+        def call(*args, aws_retry=False, **kwargs):
+            return method(*args, **kwargs)
+        return call
+
+
+def inventory_settings() -> dict:
+    with open(INVENTORY / "comparison.yml", encoding="utf-8") as handle:
+        settings = yaml.safe_load(handle)
+    with open(INVENTORY / "schedule.yml", encoding="utf-8") as handle:
+        settings.update(yaml.safe_load(handle))
+    return settings
+
+
+def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, check: bool = False,
+                 **overrides) -> dict:
+    """One comparison run at ``as_of`` with the test inventory's rules; returns the module result."""
+    cfg = cfg or Config()
+    settings = inventory_settings()
+    params = {
+        "old_table": cfg.old_table, "new_table": cfg.new_table,
+        "old_log_group": f"/aws/lambda/{cfg.old_function}", "new_log_group": f"/aws/lambda/{cfg.new_function}",
+        "slot": None, "start": None, "end": None, "as_of": as_of.isoformat(),
+        "settle_slots": settings["cutover_settle_slots"], "slot_minutes": settings["cutover_slot_minutes"],
+        "grace_s": settings["cutover_compare_grace_s"], "evidence_cap": settings["cutover_compare_evidence_cap"],
+        "rules": settings["cutover_compare_rules"], "old_log_format": settings["cutover_compare_old_log_format"],
+        "new_log_format": settings["cutover_compare_new_log_format"], "namespace": "naver-sms/comparison",
+        "report_dir": str(report_dir), "state_dir": None, "scan_segments": settings["cutover_compare_scan_segments"],
+    }
+    params.update(overrides)
+    clients = [_Plain(client(cfg, name)) for name in ("dynamodb", "logs", "cloudwatch")]
+    result = _module().run_comparison(params, check, *clients)
+    return json.loads(json.dumps(result, default=str))
+
+
+def grace() -> timedelta:
+    return timedelta(seconds=inventory_settings()["cutover_compare_grace_s"])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", required=True)
+    parser.add_argument("--slot")
+    parser.add_argument("--settle", type=int)
+    parser.add_argument("--reports", default=str(PROJECT_DIR / "reports" / "comparison"))
+    args = parser.parse_args(argv)
+    overrides = {"slot": args.slot}
+    if args.settle is not None:
+        overrides["settle_slots"] = args.settle
+    result = compare_slot(datetime.fromisoformat(args.as_of.replace("Z", "+00:00")), Path(args.reports), **overrides)
+    print(json.dumps({k: result[k] for k in ("start", "end", "observed_slot", "baseline", "total", "evidence")},
+                     ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
