@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--no-compress", action="store_true", help="push the plain-tar layers as they are")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-ecr-") as tmp:
         started = time.monotonic()
@@ -46,7 +47,8 @@ def main(argv=None) -> int:
         server = emu.start(f"http://127.0.0.1:{free_port()}", directory=Path(tmp) / "emu")
         os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
         try:
-            push = {"repository": "naver-sms-automation", "archive": str(archive), "tags": ["v1.0.0", "latest"]}
+            push = {"repository": "naver-sms-automation", "archive": str(archive), "tags": ["v1.0.0", "latest"],
+                    "compress_layers": not args.no_compress}
             started = time.monotonic()
             first = run_module("ecr_image", push, server.url)
             first_s = time.monotonic() - started
@@ -61,6 +63,7 @@ def main(argv=None) -> int:
             server.stop()
     pushed_mb = first["size_bytes"] / MB
     print(f"archive: {archive_mb:.0f} MiB, {args.layers} layers, generated in {generate_s:.1f}s")
+    print(f"layers {'as they are' if args.no_compress else 'gzip-compressed (level 6) before the upload'}")
     print(f"first push: {pushed_mb:.0f} MiB in {first_s:.1f}s = {pushed_mb / first_s:.1f} MiB/s "
           f"({len(first['uploaded_layers'])} blobs uploaded)")
     print(f"push again (no-op, changed=false, no upload): {again_s:.2f}s")

@@ -14,14 +14,14 @@ description:
   - Or promotes an image already in the repository (O(source_image)) by adding tags to its digest.
   - Layers already in the repository are not uploaded again. Pushing the same archive again makes no
     write call and reports C(changed=false).
-  - Layers are pushed as the bytes in the archive; the manifest says whether each is gzip or plain tar.
-    An OCI manifest is pushed verbatim. A zero-byte layer is replaced by an empty gzip stream (ECR
-    rejects empty uploads).
+  - Plain-tar layers are gzip-compressed (deterministically) before the upload unless
+    O(compress_layers=false); the manifest says whether each layer is gzip or plain tar. A zero-byte
+    layer is replaced by an empty gzip stream (ECR rejects empty uploads).
   - Order of writes on a new image - repository, layers, the tags that are not movable (the version),
     scan gate, then the movable tags (C(latest)). An image that fails the gate never gets C(latest).
-  - The image is "already pushed" when the manifest stored under a tag has the same media type, config
-    and layer digests as the one built from the archive; the digest is always the one the service
-    returns.
+  - The image is "already pushed" when the manifest stored under a tag has the same config digest (which
+    names every layer's uncompressed content) and layer count; new tags then go on that stored
+    manifest and nothing is uploaded. The digest is always the one the service returns.
 options:
   repository:
     description: Repository name.
@@ -82,6 +82,14 @@ options:
     description: Scan on push setting of the repository (set on create and kept).
     type: bool
     default: true
+  compress_layers:
+    description:
+      - gzip the layers that are plain tars in the archive (C(docker save) writes them so) before the upload,
+        deterministically, as C(docker push) does. Lambda rejects uncompressed layers
+        (C(UnsupportedImageLayerDetected)). V(false) pushes the archive's bytes as they are (an OCI
+        manifest then verbatim).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -137,6 +145,7 @@ scan:
 
 import hashlib
 import json
+import tempfile
 import time
 
 try:
@@ -152,6 +161,7 @@ from ansible.module_utils.cutover.image_archive import (
     ArchiveError,
     ImageArchive,
     manifest_identity,
+    manifest_layer_bytes,
     upload_ranges,
 )
 
@@ -285,37 +295,31 @@ def load_archive(params):
 def ensure_image(module, client):
     params = module.params
     repository, tags = params["repository"], list(dict.fromkeys(params["tags"]))
-    archive = image = None
+    archive = image = found = None
     if params["archive"]:
         archive, image = load_archive(params)
     try:
         repo = describe_repository(client, repository)
         if repo is None and not params["create_repository"]:
             raise GateError(f"repository {repository} does not exist; create it or set create_repository: true")
-        if image is not None:
-            source = (image.manifest, image.manifest_media_type, image.blobs, image.size_bytes)
-        else:
+        if image is None:
             reference = params["source_image"]
             found = image_by_id(client, repository, reference) if repo else None
             if not found:
                 raise GateError(f"source_image {reference} does not exist in repository {repository}: "
                                 "push it first or give an existing tag or digest")
-            layers = json.loads(found["manifest"]).get("layers") or []
-            source = (found["manifest"].encode(), found["media_type"], None, sum(l.get("size", 0) for l in layers))
-        return _ensure_image(module, client, repo, archive, tags, *source)
+        with tempfile.TemporaryDirectory(prefix="ecr-image-") as workdir:
+            return _ensure_image(module, client, repo, tags, archive, image, found, workdir)
     finally:
         if archive is not None:
             archive.close()
 
 
-def _ensure_image(module, client, repo, archive, tags, manifest, media_type, blobs, size_bytes):
+def _ensure_image(module, client, repo, tags, archive, image, found, workdir):
+    """Plan with reads only, then write (unless check mode); ``found`` is the promoted image."""
     params, check_mode = module.params, module.check_mode
     repository = params["repository"]
-    limit = params["max_size_gb"] * GIB
-    if size_bytes > limit:
-        raise GateError(f"image is {size_bytes} bytes ({size_bytes / GIB:.2f} GiB), over the {params['max_size_gb']} GiB "
-                        "limit (max_size_gb); make the image smaller")
-    ours = manifest_identity(manifest)
+    ours = manifest_identity(image.manifest if image else found["manifest"])
     current = images_by_tag(client, repository, tags) if repo else {}
     conflicts = [t for t, img in current.items()
                  if manifest_identity(img["manifest"]) != ours and t not in params["movable_tags"]]
@@ -324,7 +328,19 @@ def _ensure_image(module, client, repo, archive, tags, manifest, media_type, blo
                         + f" in {repository}, another image; a version tag does not move: bump the version, "
                         "or set force: true to move it")
     to_tag = [t for t in tags if t not in current or manifest_identity(current[t]["manifest"]) != ours]
-    digest = next((img["digest"] for img in current.values() if manifest_identity(img["manifest"]) == ours), None)
+    existing = found or next((img for img in current.values() if manifest_identity(img["manifest"]) == ours), None)
+    blobs = []
+    if existing:  # the image is there: tag its stored manifest, upload nothing
+        manifest, media_type, digest = existing["manifest"].encode(), existing["media_type"], existing["digest"]
+        size_bytes = manifest_layer_bytes(manifest)
+    else:
+        if params["compress_layers"]:
+            image = archive.compressed(image, workdir)
+        manifest, media_type, digest = image.manifest, image.manifest_media_type, None
+        size_bytes, blobs = image.size_bytes, image.blobs
+    if size_bytes > params["max_size_gb"] * GIB:
+        raise GateError(f"image is {size_bytes} bytes ({size_bytes / GIB:.2f} GiB), over the {params['max_size_gb']} GiB "
+                        "limit (max_size_gb); make the image smaller")
 
     repo_changes = {}
     if repo:
@@ -333,7 +349,7 @@ def _ensure_image(module, client, repo, archive, tags, manifest, media_type, blo
         if bool(repo.get("imageScanningConfiguration", {}).get("scanOnPush")) != params["scan_on_push"]:
             repo_changes["scan_on_push"] = params["scan_on_push"]
     to_upload = []
-    if blobs is not None and to_tag:
+    if blobs and to_tag:
         to_upload = missing_layers(client, repository, [b.digest for b in blobs]) if repo else [b.digest for b in blobs]
 
     before = {"repository": bool(repo), "tags": {t: current.get(t, {}).get("digest") for t in tags}}
@@ -352,10 +368,11 @@ def _ensure_image(module, client, repo, archive, tags, manifest, media_type, blo
         if "scan_on_push" in repo_changes:
             client.put_image_scanning_configuration(repositoryName=repository, aws_retry=True,
                                                     imageScanningConfiguration={"scanOnPush": params["scan_on_push"]})
-        by_digest = {b.digest: b for b in blobs or []}
+        by_digest = {b.digest: b for b in blobs}
         for layer_digest in to_upload:
             upload_blob(client, repository, archive, by_digest[layer_digest])
-        first = [t for t in to_tag if t not in params["movable_tags"]] or to_tag[:1]
+        # movable tags (latest) only after the scan gate; a new image needs one tag to exist at all
+        first = [t for t in to_tag if t not in params["movable_tags"]] or ([] if digest else to_tag[:1])
         for tag in first:
             digest = put_tag(client, repository, manifest, media_type, tag)
         to_tag = [t for t in to_tag if t not in first]
@@ -408,6 +425,7 @@ def main():
         create_repository=dict(type="bool", default=True),
         image_tag_mutability=dict(type="str", default="MUTABLE", choices=["MUTABLE", "IMMUTABLE"]),
         scan_on_push=dict(type="bool", default=True),
+        compress_layers=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

@@ -10,9 +10,14 @@ Pure core: no boto3, no Ansible. Two layouts are accepted:
 * Classic layout (Docker < 25): ``manifest.json`` + config + layer tars. A
   Docker v2 schema2 manifest is built.
 
-Layers are pushed as the bytes in the archive: the manifest digest of a layer
-is the sha256 of exactly those bytes and its media type says whether they are
-gzip-compressed or a plain tar. A zero-byte layer blob cannot be uploaded to
+Layers are pushed as the bytes in the archive, or gzip-compressed first when
+they are plain tars (``compress_layers``; Lambda rejects uncompressed layers
+with UnsupportedImageLayerDetected): the manifest digest of a layer is the
+sha256 of exactly the bytes uploaded and its media type says whether they are
+gzip-compressed or a plain tar. Compression is deterministic (mtime 0, level
+6), so the same archive gives the same digests. Two manifests are the same
+image when their config digest (which names every layer's uncompressed
+diff_id) and layer count match: see ``manifest_identity``. A zero-byte layer blob cannot be uploaded to
 ECR (it rejects empty parts); it is replaced by the gzip stream of nothing,
 which decompresses to the same (empty) content, so the config's diff_id still
 holds.
@@ -38,7 +43,10 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+GZIP_OF = {DOCKER_LAYER: DOCKER_LAYER_GZIP, OCI_LAYER: OCI_LAYER_GZIP}
+GZIP_LEVEL = 6
 
 MANIFEST_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEX_TYPES = (DOCKER_MANIFEST_LIST, OCI_INDEX)
@@ -60,8 +68,9 @@ class Blob:
     digest: str
     size: int
     media_type: str
-    member: str  # tar member name ("" when ``content`` replaces it)
+    member: str  # tar member name ("" when ``content`` or ``path`` replaces it)
     content: bytes | None = None  # bytes to upload instead of the member (empty-layer substitute)
+    path: str | None = None  # a file to upload instead of the member (compressed layer)
 
     def as_descriptor(self) -> dict:
         return {"mediaType": self.media_type, "size": self.size, "digest": self.digest}
@@ -83,6 +92,10 @@ class PlatformImage:
     def size_bytes(self) -> int:
         """What the registry stores for the layers (the size gate counts these)."""
         return sum(layer.size for layer in self.layers)
+
+    @property
+    def uncompressed_layers(self) -> list[Blob]:
+        return [layer for layer in self.layers if layer.media_type in GZIP_OF]
 
     @property
     def blobs(self) -> list[Blob]:
@@ -199,7 +212,32 @@ class ImageArchive:
         """A binary stream of exactly the bytes to upload for blob."""
         if blob.content is not None:
             return io.BytesIO(blob.content)
+        if blob.path is not None:
+            return open(blob.path, "rb")
         return self.open_member(blob.member)
+
+    def compressed(self, image: "PlatformImage", directory: str) -> "PlatformImage":
+        """image with every plain-tar layer gzip-compressed into directory (deterministic)."""
+        if not image.uncompressed_layers:
+            return image
+        layers = []
+        for number, blob in enumerate(image.layers, 1):
+            if blob.media_type not in GZIP_OF:
+                layers.append(blob)
+                continue
+            target = os.path.join(directory, f"layer{number}.tar.gz")
+            digest = hashlib.sha256()
+            with open(target, "wb") as raw, self.open_blob(blob) as source:
+                writer = _HashingFile(raw, digest)
+                with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=GZIP_LEVEL, mtime=0, filename="") as gz:
+                    for chunk in iter(lambda: source.read(CHUNK), b""):
+                        gz.write(chunk)
+            layers.append(Blob("sha256:" + digest.hexdigest(), os.path.getsize(target), GZIP_OF[blob.media_type],
+                               "", path=target))
+        manifest = json.loads(image.manifest)
+        manifest["layers"] = [dict(d, **b.as_descriptor()) for d, b in zip(manifest["layers"], layers)]
+        return PlatformImage(image.layout, image.platform, _dump(manifest), image.manifest_media_type,
+                             image.config, layers, image.repo_tags)
 
     def _head(self, name: str, count: int = 4) -> bytes:
         with self.open_member(name) as stream:
@@ -383,6 +421,20 @@ class ImageArchive:
                              list(entry.get("RepoTags") or []))
 
 
+class _HashingFile:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, target, digest):
+        self.target, self.digest = target, digest
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def _empty_layer(media_type: str) -> Blob:
     return Blob(sha256_digest(EMPTY_GZIP), len(EMPTY_GZIP), media_type, "", EMPTY_GZIP)
 
@@ -416,16 +468,21 @@ def read_image(path: str, platform: str | None = None) -> PlatformImage:
 
 
 def manifest_identity(manifest: bytes | str) -> tuple:
-    """What makes two manifests the same image: media type, config, layer digests."""
+    """What makes two manifests the same image: the config digest (it names every layer's
+    uncompressed diff_id) and the layer count. Compression and manifest media type may differ."""
     try:
         data = json.loads(manifest)
     except (TypeError, ValueError):
         return ()
-    return (
-        data.get("mediaType"),
-        (data.get("config") or {}).get("digest"),
-        tuple(layer.get("digest") for layer in data.get("layers") or []),
-    )
+    return ((data.get("config") or {}).get("digest"), len(data.get("layers") or []))
+
+
+def manifest_layer_bytes(manifest: bytes | str) -> int:
+    """Sum of the layer sizes a manifest declares (what the registry stores)."""
+    try:
+        return sum(layer.get("size", 0) for layer in json.loads(manifest).get("layers") or [])
+    except (TypeError, ValueError, AttributeError):
+        return 0
 
 
 def upload_ranges(size: int, part_size: int, minimum: int = 5 * 1024 * 1024) -> list[tuple[int, int]]:

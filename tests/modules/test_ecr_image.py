@@ -47,7 +47,7 @@ def test_four_steps_push_then_nothing_and_no_upload_on_rerun(proxy, aws, archive
 
     check = push(proxy.url, archives["oci"], check=True, diff=True)
     assert check["changed"] and not check.get("failed"), check
-    assert set(check["uploaded_layers"]) == {b.digest for b in image.blobs}
+    assert len(check["uploaded_layers"]) == 3  # two layers (gzipped first) and the config
     assert check["diff"]["before"]["tags"] == {"v1.0.0": None, "latest": None}
     assert operations(proxy, mutating_only=True) == []
     assert aws("ecr").describe_repositories()["repositories"] == []
@@ -55,15 +55,18 @@ def test_four_steps_push_then_nothing_and_no_upload_on_rerun(proxy, aws, archive
     proxy.clear()
     applied = push(proxy.url, archives["oci"])
     assert applied["changed"] and not applied.get("failed"), applied
+    assert applied["uploaded_layers"] == check["uploaded_layers"]
     parts = [c for c in proxy.calls() if c["operation"] == "UploadLayerPart"]
-    assert len(parts) == 4  # 12 MiB layer in two parts (10 MiB as moto says + 2 MiB), small layer, config
+    assert len(parts) == 4  # 12 MiB layer in two parts (10 MiB as moto says + the rest), small layer, config
     stored = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
     assert [(d["imageDigest"], sorted(d["imageTags"])) for d in stored] == [(applied["digest"], ["latest", "v1.0.0"])]
     assert applied["image_uri"] == f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/{REPO}@{applied['digest']}"
-    assert applied["size_bytes"] == image.size_bytes
     assert applied["scan"]["status"] == "COMPLETE"
-    got = aws("ecr").batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1.0.0"}])["images"][0]
-    assert got["imageManifest"].encode() == image.manifest
+    manifest = json.loads(aws("ecr").batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1.0.0"}])
+                          ["images"][0]["imageManifest"])
+    assert manifest["config"]["digest"] == image.config.digest
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {"application/vnd.oci.image.layer.v1.tar+gzip"}
+    assert applied["size_bytes"] == sum(layer["size"] for layer in manifest["layers"])
     repo = aws("ecr").describe_repositories(repositoryNames=[REPO])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] and repo["imageTagMutability"] == "MUTABLE"
 
@@ -73,6 +76,16 @@ def test_four_steps_push_then_nothing_and_no_upload_on_rerun(proxy, aws, archive
         assert not again["changed"] and not again.get("failed"), again
         assert again["digest"] == applied["digest"] and again["uploaded_layers"] == []
         assert operations(proxy, mutating_only=True) == []
+
+
+def test_without_compression_the_oci_manifest_is_pushed_verbatim(emulator, aws, archives):
+    result = push(emulator, archives["other"], tags=["v1.0.0"], compress_layers=False)
+    assert result["changed"] and not result.get("failed"), result
+    got = aws("ecr").batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1.0.0"}])["images"][0]
+    assert got["imageManifest"].encode() == read_image(str(archives["other"])).manifest
+    # the same image compressed is "already pushed": a new tag goes on the stored manifest, no upload
+    again = push(emulator, archives["other"], tags=["v1.0.0", "latest"])
+    assert again["changed"] and again["uploaded_layers"] == [] and again["digest"] == result["digest"], again
 
 
 def test_classic_layout_with_gzip_layers_is_pushed_and_idempotent(emulator, aws, archives):
@@ -123,13 +136,16 @@ def test_push_survives_throttling_and_5xx(proxy, aws, archives):
     assert aws("ecr").describe_images(repositoryName=REPO)["imageDetails"][0]["imageDigest"] == result["digest"]
 
 
-def test_a_critical_finding_fails_the_gate_and_latest_does_not_move(emulator, aws, archives):
-    set_scan_findings(emulator, {"CRITICAL": 1, "HIGH": 3})
-    result = push(emulator, archives["oci"])
-    assert result.get("failed")
-    assert "1 CRITICAL" in result["msg"] and "tags not moved: latest" in result["msg"], result["msg"]
-    details = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
-    assert [d["imageTags"] for d in details] == [["v1.0.0"]]
+def test_a_critical_finding_fails_the_gate_and_latest_does_not_move(proxy, aws, archives):
+    set_scan_findings(proxy.state.upstream, {"CRITICAL": 1, "HIGH": 3})
+    for attempt in (1, 2):  # the rerun must not move latest either, nor write anything
+        proxy.clear()
+        result = push(proxy.url, archives["oci"])
+        assert result.get("failed")
+        assert "1 CRITICAL" in result["msg"] and "tags not moved: latest" in result["msg"], result["msg"]
+        details = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
+        assert [d["imageTags"] for d in details] == [["v1.0.0"]]
+    assert operations(proxy, mutating_only=True) == []
 
 
 def test_high_findings_pass_a_critical_gate_and_fail_a_high_one(emulator, archives):

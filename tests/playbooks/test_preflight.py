@@ -97,7 +97,6 @@ def test_production_credentials_of_another_account_are_refused_even_without_endp
 @pytest.mark.parametrize("ticket, expected", [
     (None, "production needs a change ticket, none given: add -e change_ticket=CHG<digits>"),
     ("chg0012345", "change ticket 'chg0012345' is malformed"),
-    ("CHG 123", "change ticket 'CHG 123' is malformed"),
 ])
 def test_production_refuses_a_missing_or_malformed_ticket(ticket, expected, proxy, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
@@ -179,3 +178,5 @@ def test_unknown_or_missing_inventory_fails_at_once(args):
     assert proc.returncode != 0
     assert "No inventory was parsed" in proc.stderr
     assert "TASK [" not in proc.stdout
+    if not args:
+        assert "none-given--use-i-inventories-test-or-i-inventories-production" in proc.stderr

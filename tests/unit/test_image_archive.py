@@ -162,3 +162,25 @@ def test_an_empty_layer_blob_is_replaced_by_an_empty_gzip_stream(tmp_path):
 )
 def test_upload_parts_use_the_service_size_never_under_5_mib_except_the_last(size, part, expected):
     assert upload_ranges(size, part) == expected
+
+
+@pytest.mark.parametrize("layout", ["oci", "docker"])
+def test_plain_layers_are_gzipped_deterministically_and_keep_their_content(tmp_path, layout):
+    path = str(build_archive(tmp_path / "img.tar", layout=layout, layers=[70000, 100]))
+    with ImageArchive(path) as archive:
+        image = archive.image()
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        packed = archive.compressed(image, str(tmp_path / "a"))
+        again = archive.compressed(image, str(tmp_path / "b"))
+        assert [b.digest for b in packed.layers] == [b.digest for b in again.layers]
+        for plain, gz in zip(image.layers, packed.layers):
+            with archive.open_blob(plain) as a, archive.open_blob(gz) as b:
+                data = b.read()
+                assert gzip.decompress(data) == a.read()
+            assert (gz.digest, gz.size) == (_sha(data), len(data))
+            assert gz.media_type.endswith(("+gzip", ".tar.gzip"))
+    manifest = json.loads(packed.manifest)
+    assert [layer["digest"] for layer in manifest["layers"]] == [b.digest for b in packed.layers]
+    assert manifest_identity(packed.manifest) == manifest_identity(image.manifest)  # same image
+    assert packed.config == image.config and not packed.uncompressed_layers
