@@ -49,6 +49,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from botocore.exceptions import ClientError
+
 from module_utils.cutover.schedule import slot_iso
 from rehearsal.bookings import KST, Booking, BookingSource, render
 from rehearsal.config import Config
@@ -290,7 +292,7 @@ def run(ctx: Context, inv: Invocation) -> dict:
         record.update(sms=len(messages), delivered=len(messages) if deliver else 0, mode=mode,
                       duration_ms=round(duration * 1000), writes=len(changed), **{f"sms_{k}": v for k, v in sent.items()})
         errors = 0
-    except HandlerError as exc:
+    except (HandlerError, ClientError) as exc:  # an AWS error fails the run, as it would the real function
         duration = 0.3 + rng.random()
         record.update(error=str(exc), duration_ms=round(duration * 1000))
         ctx.outputs.log(inv.function, now, {"event": "error", "slot": slot_text, "error": str(exc)})

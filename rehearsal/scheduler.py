@@ -227,12 +227,15 @@ class Scheduler:
                         self._count(summary, record, verbose)
                 t += step
                 state["now"] = slot_iso(t)
-                if (index + 1) % FLUSH_EVERY_STEPS == 0 or index + 1 == slots:
+                if (index + 1) % FLUSH_EVERY_STEPS == 0:
                     self.flush(outputs)
                     outputs = ctx.outputs = handlers.Outputs()
                     self.save(state)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            # also when a step failed: what ran is recorded, the clock stands after the last whole step
+            self.flush(outputs)
+            self.save(state)
         summary["wall_s"] = round(time.monotonic() - wall, 2)
         return summary
 
