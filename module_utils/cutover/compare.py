@@ -288,16 +288,27 @@ def _compiled(pattern: str):
 
 
 # ----------------------------------------------------------------------------- record tagging
-def record_digest(record: dict, config: dict) -> str:
-    """A digest of a record's compared attributes that is the same in every process."""
+_PLAIN = {str, bool, int, float, type(None)}
+
+
+def _digests(rows: list) -> list:
+    """Stable digests (the same in every process) of tuples of plain values."""
+    if not set(map(type, chain.from_iterable(rows))) <= _PLAIN:
+        rows = [tuple(_canon(v) for v in row) for row in rows]
+    blake = hashlib.blake2b
+    return [blake(text.encode("utf-8"), digest_size=10).hexdigest() for text in map(repr, rows)]
+
+
+def record_digests(records: list, config: dict) -> list:
+    """A digest of each record's compared attributes that is the same in every process."""
     rules = config["records"]
     if rules.get("compare"):
-        values = [(f, _canon(record.get(f, _ABSENT))) for f in rules["compare"]]
-    else:
-        skip = set(rules.get("ignore") or ()) | set(rules["key"])
-        skip |= {rules.get("slot_attribute"), rules.get("created_attribute")}
-        values = sorted((k, _canon(v)) for k, v in record.items() if k not in skip)
-    return hashlib.blake2b(repr(values).encode("utf-8"), digest_size=10).hexdigest()
+        fields = list(rules["compare"])
+        getter = _safe_getter(fields)
+        return _digests(list(map(getter, records)))
+    skip = set(rules.get("ignore") or ()) | set(rules["key"])
+    skip |= {rules.get("slot_attribute"), rules.get("created_attribute")}
+    return _digests([tuple(sorted((k, v) for k, v in r.items() if k not in skip)) for r in records])
 
 
 def tag_records_from_snapshot(records, snapshot: dict | None, observed_slot: str,
@@ -314,14 +325,14 @@ def tag_records_from_snapshot(records, snapshot: dict | None, observed_slot: str
     """
     config = config if "_masks" in (config or {}) else make_config(config)
     rules = config["records"]
-    key_attrs, slot_attr, created_attr = rules["key"], rules["slot_attribute"], \
-        rules["created_attribute"]
+    slot_attr, created_attr = rules["slot_attribute"], rules["created_attribute"]
     observed = slot_iso(observed_slot, config["slot_minutes"])
+    records = list(_iterate(records))
+    keys = list(map("\x1f".join, (map(str, key) for key in map(_safe_getter(rules["key"]), records))))
     tagged, fresh = [], {}
-    for record in _iterate(records):
-        key = json.dumps([record.get(a) for a in key_attrs], ensure_ascii=False, default=str)
-        digest = record_digest(record, config)
-        before = snapshot.get(key) if snapshot is not None else None
+    previous = snapshot or {}
+    for record, key, digest in zip(records, keys, record_digests(records, config)):
+        before = previous.get(key)
         if snapshot is None:
             entry = [digest, None, None]
         elif before is None:
