@@ -35,15 +35,19 @@ pytest: setup
 unit: setup
 	$(BIN)/python -m pytest tests/unit
 
+# Each scenario gets its own emulator on a free loopback port (never the operator's 4566).
 molecule: setup
 	@set -e; for s in $$(ls molecule 2>/dev/null); do \
 	  [ -f molecule/$$s/molecule.yml ] || continue; \
-	  echo "== molecule scenario $$s"; $(BIN)/molecule test -s $$s; done
+	  port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	  echo "== molecule scenario $$s (emulator on 127.0.0.1:$$port)"; \
+	  CUTOVER_MOLECULE_URL=http://127.0.0.1:$$port $(BIN)/molecule test -s $$s; done
 
 # ansible.cfg fails runs without an inventory (unparsed_is_failed); syntax checks need none.
 lint: setup
 	ANSIBLE_INVENTORY_UNPARSED_FAILED=false $(BIN)/ansible-lint --offline playbooks roles molecule
-	$(BIN)/python -m compileall -q library module_utils rehearsal
+	$(BIN)/yamllint --strict .
+	$(BIN)/python -m compileall -q $$(ls -d library module_utils rehearsal 2>/dev/null)
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt

@@ -1,6 +1,6 @@
 """python -m rehearsal: drive the rehearsal world on the local emulator.
 
-    seed                         create the legacy world (rehearsal/world.py)
+    seed                         create the legacy world (rehearsal/world.py; idempotent)
     run --slots N | --days D     advance the simulated clock, firing every enabled rule
         [--start ISO] [--seed S] [--fault NAME] [--jitter SECONDS] [--verbose]
     check [--json]               the customer invariant; exit 1 on any violation
@@ -13,13 +13,12 @@ CUTOVER_STATE_DIR (default .state/), under its rehearsal/ directory.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections import Counter
 from datetime import datetime, timezone
 
-from rehearsal import emulator
+from rehearsal import emulator, world
 from rehearsal.config import Config
 from rehearsal.handlers import FAULTS
 from rehearsal.invariants import check_world
@@ -43,15 +42,7 @@ def _need_emulator(cfg: Config) -> None:
 
 def cmd_seed(cfg: Config, args) -> int:
     _need_emulator(cfg)
-    try:
-        world = importlib.import_module("rehearsal.world")
-    except ModuleNotFoundError:
-        print("the legacy world (rehearsal/world.py, Foundation/preflight issue) is not on this branch yet; "
-              "create the old function, its rule and the sms table first", file=sys.stderr)
-        return 2
-    result = world.seed()
-    if result is not None:
-        print(result if isinstance(result, str) else json.dumps(result, default=str, ensure_ascii=False, indent=1))
+    print(world.seed(cfg.url))
     return 0
 
 

@@ -4,6 +4,8 @@ Each step is a function; the epic's issues add theirs to STEPS in order.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 
@@ -19,9 +21,67 @@ def step_seed_world() -> None:
     print(world.seed(emulator.emulator_url()))
 
 
+def step_legacy_day() -> None:
+    """A simulated day of the legacy system alone, then the customer invariant."""
+    from rehearsal.config import Config
+    from rehearsal.invariants import check_world
+    from rehearsal.scheduler import Scheduler
+
+    cfg = Config()
+    scheduler = Scheduler(cfg)
+    if scheduler.load() is not None:
+        # a previous demo left its flags in the emulator: start again from a clean, seeded world
+        emulator.reset(cfg.url)
+        world.seed(cfg.url)
+        scheduler.reset()
+        print("a previous rehearsal was found: emulator reset and the legacy world seeded again")
+    summary = scheduler.run(72)
+    print(f"simulated {summary['from']} .. {summary['to']}: runs {summary['runs']}, "
+          f"{summary['delivered_sms']} SMS delivered, errors {summary['errors'] or 'none'} "
+          f"({summary['wall_s']}s)")
+    report = check_world(cfg)
+    print(report.summary())
+    if not report.ok:
+        raise RuntimeError("the legacy day broke the customer invariant: python -m rehearsal check")
+
+
+def _playbook(name: str, *extra: str) -> None:
+    """Run a playbook as an operator would, against the test inventory; raise when it fails."""
+
+    bindir = os.path.dirname(sys.executable)
+    cmd = [os.path.join(bindir, "ansible-playbook"), "-i", str(emulator.PROJECT_DIR / "inventories" / "test"),
+           str(emulator.PROJECT_DIR / "playbooks" / name), *extra]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(emulator.PROJECT_DIR / "ansible.cfg"))
+    proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
+    recap = proc.stdout[proc.stdout.rfind("PLAY RECAP"):] if "PLAY RECAP" in proc.stdout else proc.stdout[-2000:]
+    print(recap.strip())
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed (rc {proc.returncode}): {proc.stdout[-3000:]}{proc.stderr[-1000:]}")
+
+
+def step_deploy_image() -> None:
+    """Story 5.1: build a small image archive as `docker save` would and push it through the ECR API."""
+    from rehearsal.image_archive import build_archive
+
+    if not os.environ.get("CUTOVER_IMAGE_ARCHIVE"):  # an operator's own archive is pushed as it is
+        archive = build_archive(emulator.state_dir() / "naver-sms-automation.tar", layout="oci",
+                                layers=[6 * 1024 * 1024, 64 * 1024])
+        os.environ["CUTOVER_IMAGE_ARCHIVE"] = str(archive)
+        print(f"generated image archive {archive} (OCI layout as Docker 25+ saves it, 2 layers)")
+    _playbook("deploy_image.yml")
+
+
+def step_create_function() -> None:
+    """Story 5.2: role, function by digest with version and alias live, rule DISABLED in shadow mode."""
+    _playbook("create_function.yml")
+
+
 STEPS = [
     ("start the local AWS", step_emulator),
     ("seed the legacy world", step_seed_world),
+    ("run a simulated day of the legacy system alone", step_legacy_day),
+    ("5.1 push the image to ECR", step_deploy_image),
+    ("5.2 create the new function, alias and DISABLED rule", step_create_function),
 ]
 
 

@@ -7,6 +7,13 @@ latency) are injected by seed and rate, bounded by ``max_faults``.
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
 Standalone: ``python -m rehearsal.proxy --upstream URL --port N``.
 Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset.
+
+Scripted answers (``proxy.script(match, kind, count)``) reproduce what AWS does
+and moto does not: ``conflict`` answers the next ``count`` requests whose
+"operation" (e.g. ``PUT /2015-03-31/functions/f/code`` for REST services, or
+the X-Amz-Target action) matches the regex with a ResourceConflictException;
+``pending`` forwards them and rewrites the Lambda configuration in the answer
+to ``State: Pending`` / ``LastUpdateStatus: InProgress``.
 """
 from __future__ import annotations
 
@@ -80,6 +87,13 @@ class FaultConfig:
 
 
 @dataclass
+class Script:
+    match: str  # regex searched in the operation (or "METHOD /path" for REST calls)
+    kind: str  # conflict | pending
+    count: int
+
+
+@dataclass
 class ProxyState:
     upstream: str
     calls: list = field(default_factory=list)
@@ -87,6 +101,15 @@ class ProxyState:
     injected: int = 0
     rng: random.Random = field(default_factory=random.Random)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    scripts: list = field(default_factory=list)
+
+    def pick_script(self, operation: str) -> str | None:
+        with self.lock:
+            for script in self.scripts:
+                if script.count > 0 and re.search(script.match, operation):
+                    script.count -= 1
+                    return script.kind
+        return None
 
     def configure(self, config: FaultConfig) -> None:
         with self.lock:
@@ -147,7 +170,7 @@ def _make_handler(state: ProxyState):
                 return self._control(body)
             headers = {k.lower(): v for k, v in self.headers.items()}
             service, operation, mutating = classify(self.command, self.path, headers, body)
-            fault = state.pick_fault(operation)
+            fault = state.pick_fault(operation) or state.pick_script(operation)
             with state.lock:
                 state.calls.append(
                     {"service": service, "operation": operation, "mutating": mutating,
@@ -161,6 +184,11 @@ def _make_handler(state: ProxyState):
                 msg = json.dumps({"__type": "ServiceUnavailableException", "message": "Service unavailable"}).encode()
                 return self._reply(503, msg, "application/x-amz-json-1.1",
                                    {"x-amzn-ErrorType": "ServiceUnavailableException"})
+            if fault == "conflict":
+                msg = json.dumps({"Type": "User", "message": "The operation cannot be performed at this time. "
+                                  "An update is in progress for resource"}).encode()
+                return self._reply(409, msg, "application/json",
+                                   {"x-amzn-ErrorType": "ResourceConflictException"})
             if fault == "latency":
                 time.sleep(state.faults.latency_s)
             conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=120)
@@ -169,6 +197,8 @@ def _make_handler(state: ProxyState):
                 conn.request(self.command, self.path, body=body, headers=fwd)
                 resp = conn.getresponse()
                 data = resp.read()
+                if fault == "pending":
+                    data = _pending(data)
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() not in HOP_HEADERS and key.lower() != "content-length":
@@ -182,6 +212,18 @@ def _make_handler(state: ProxyState):
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
     return Handler
+
+
+def _pending(data: bytes) -> bytes:
+    """A Lambda function (or its configuration) answer, rewritten as if an update were running."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return data
+    config = body.get("Configuration", body)
+    if isinstance(config, dict) and "FunctionName" in config:
+        config["State"], config["LastUpdateStatus"] = "Pending", "InProgress"
+    return json.dumps(body).encode()
 
 
 class FaultProxy:
@@ -213,6 +255,13 @@ class FaultProxy:
 
     def set_faults(self, **kwargs) -> None:
         self.state.configure(FaultConfig.from_dict(kwargs))
+
+    def script(self, match: str, kind: str, count: int = 1) -> None:
+        """Answer the next ``count`` requests matching ``match`` as ``kind`` (conflict | pending)."""
+        if kind not in ("conflict", "pending"):
+            raise ValueError(f"kind must be conflict or pending, not {kind}")
+        with self.state.lock:
+            self.state.scripts.append(Script(match, kind, count))
 
     def calls(self) -> list[dict]:
         with self.state.lock:

@@ -1,6 +1,7 @@
 """The legacy world: the state production is in today, seeded into the emulator.
 
-    python -m rehearsal.world seed [--url URL]
+    python -m rehearsal.world seed [--url URL]     create what is missing
+    python -m rehearsal.world check [--url URL]    list where the emulator differs (exit 1)
 
 Creates what is missing and leaves what exists alone (a second seed makes no
 mutating call and reports everything as already present):
@@ -273,6 +274,55 @@ class World:
                 created = True
             report.add("secret", name, created)
 
+    # ------------------------------------------------------------------ check
+
+    def check(self) -> list:
+        """Where the emulator differs from the freshly seeded legacy world (empty: identical)."""
+        self.check_account()
+        problems = []
+        awslambda, events, ddb = self.client("lambda"), self.client("events"), self.client("dynamodb")
+        n = self.names
+        try:
+            fn = awslambda.get_function(FunctionName=n.function)["Configuration"]
+            found = (fn.get("PackageType"), fn.get("Runtime"), fn.get("MemorySize"), fn.get("Timeout"),
+                     tuple(layer["Arn"].split(":")[-2] for layer in fn.get("Layers", [])), fn["Role"].split("/")[-1])
+            wanted = ("Zip", n.runtime, n.memory_mb, n.timeout_s, n.layers, n.role)
+            if found != wanted:
+                problems.append(f"function {n.function}: (package, runtime, memory, timeout, layers, role) is {found}, expected {wanted}")
+        except awslambda.exceptions.ResourceNotFoundException:
+            problems.append(f"function {n.function} is missing")
+            fn = None
+        try:
+            rule = events.describe_rule(Name=n.rule)
+            if (rule.get("ScheduleExpression"), rule.get("State")) != (n.schedule, "ENABLED"):
+                problems.append(f"rule {n.rule}: {rule.get('ScheduleExpression')} {rule.get('State')}, "
+                                f"expected {n.schedule} ENABLED")
+            arns = [t["Arn"] for t in events.list_targets_by_rule(Rule=n.rule)["Targets"]]
+            if fn and arns != [fn["FunctionArn"]]:
+                problems.append(f"rule {n.rule} targets {arns}, expected [{fn['FunctionArn']}]")
+        except events.exceptions.ResourceNotFoundException:
+            problems.append(f"rule {n.rule} is missing")
+        tables = set(ddb.list_tables()["TableNames"])
+        for table in (n.table, n.session_table):
+            if table not in tables:
+                problems.append(f"table {table} is missing")
+        if n.table in tables:
+            found_items = sorted((world_data.from_dynamodb(i) for i in self.scan(n.table)),
+                                 key=lambda i: (i["booking_num"], i["phone"]))
+            if found_items != world_data.sms_items():
+                problems.append(f"table {n.table} holds {len(found_items)} items that differ from the "
+                                f"{len(world_data.sms_items())} seeded bookings")
+        logs = self.client("logs").describe_log_groups(logGroupNamePrefix=n.log_group)["logGroups"]
+        if n.log_group not in [g["logGroupName"] for g in logs]:
+            problems.append(f"log group {n.log_group} is missing")
+        sm = self.client("secretsmanager")
+        for name in n.secrets.values():
+            try:
+                sm.describe_secret(SecretId=name)
+            except sm.exceptions.ResourceNotFoundException:
+                problems.append(f"secret {name} is missing")
+        return problems
+
     # ------------------------------------------------------------------ read
 
     def scan(self, table: str, projection: str | None = None) -> list:
@@ -293,11 +343,15 @@ def seed(url: str | None = None, names: Names | None = None) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal.world", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["seed"])
+    parser.add_argument("command", choices=["seed", "check"])
     parser.add_argument("--url", help="emulator URL (default $CUTOVER_EMULATOR_URL or http://127.0.0.1:4566)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for playbooks)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "check":
+            problems = World(args.url).check()
+            print("\n".join(problems) if problems else "the legacy world is exactly as seeded")
+            return 1 if problems else 0
         report = seed(args.url)
     except EmulatorError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,6 +10,8 @@ import pytest
 
 from rehearsal.config import Config
 from rehearsal.scheduler import Scheduler
+from rehearsal.world import Names
+from rehearsal.world import seed as seed_world
 
 CFG = Config()
 SCHEDULE = "cron(0/20 * * * ? *)"
@@ -17,42 +19,30 @@ SCHEDULE = "cron(0/20 * * * ? *)"
 DAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
 
 
-def _zip() -> bytes:
+def _function(aws, name, role_arn):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("lambda_function.py", "def lambda_handler(event, context):\n    return None\n")
-    return buf.getvalue()
-
-
-def _table(ddb, name):
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "booking_num", "KeyType": "HASH"}, {"AttributeName": "phone", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "booking_num", "AttributeType": "S"},
-                              {"AttributeName": "phone", "AttributeType": "S"}])
-
-
-def _function(aws, name):
-    iam, lam = aws("iam"), aws("lambda")
-    try:
-        role = iam.create_role(RoleName="rehearsal-test-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                   "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        role = iam.get_role(RoleName="rehearsal-test-role")["Role"]["Arn"]
-    return lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
-                               Code={"ZipFile": _zip()})["FunctionArn"]
+    return aws("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role_arn,
+                                         Handler="lambda_function.lambda_handler",
+                                         Code={"ZipFile": buf.getvalue()})["FunctionArn"]
 
 
 @pytest.fixture
 def world(emulator, aws, state_dir):
-    """The legacy world (sms, function, enabled rule) plus sms_v2 and the new function; returns helpers."""
+    """The seeded legacy world, its rule aligned to cron(0/20 * * * ? *) as phase 5.3 leaves it,
+    plus an empty sms_v2 and the new function (its rule is added by `World.new_rule`)."""
+    seed_world(emulator)
     ddb, events = aws("dynamodb"), aws("events")
-    for table in (CFG.old_table, CFG.new_table):
-        _table(ddb, table)
-    arns = {fn: _function(aws, fn) for fn in (CFG.old_function, CFG.new_function)}
+    ddb.create_table(
+        TableName=CFG.new_table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "booking_num", "KeyType": "HASH"}, {"AttributeName": "phone", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "booking_num", "AttributeType": "S"},
+                              {"AttributeName": "phone", "AttributeType": "S"}])
+    role_arn = aws("iam").get_role(RoleName=Names.from_inventory().role)["Role"]["Arn"]
+    arns = {CFG.old_function: aws("lambda").get_function(FunctionName=CFG.old_function)["Configuration"]["FunctionArn"],
+            CFG.new_function: _function(aws, CFG.new_function, role_arn)}
     events.put_rule(Name=CFG.old_rule, ScheduleExpression=SCHEDULE, State="ENABLED")
-    events.put_targets(Rule=CFG.old_rule, Targets=[{"Id": "legacy", "Arn": arns[CFG.old_function]}])
 
     class World:
         cfg = Config(url=emulator, directory=state_dir / "rehearsal")

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from rehearsal.config import Config
 from rehearsal.scheduler import RehearsalError, Scheduler
 from tests.rehearsal.conftest import CFG, DAY
 
@@ -76,6 +77,7 @@ def test_the_clock_survives_between_calls_and_refuses_a_different_start(world):
         again.run(1, seed=99)
 
 
-def test_a_clock_outside_the_logs_window_is_refused(world):
+def test_a_clock_outside_the_logs_window_is_refused(state_dir):
+    scheduler = Scheduler(Config(url="http://127.0.0.1:9", directory=state_dir / "rehearsal"))
     with pytest.raises(RehearsalError, match="14 days"):
-        world.scheduler.run(1, start=DAY - timedelta(days=30))
+        scheduler.run(1, start=DAY - timedelta(days=30))  # refused before any call

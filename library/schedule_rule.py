@@ -1,0 +1,252 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: schedule_rule
+short_description: One EventBridge schedule rule with exactly one target and its mode input
+description:
+  - Ensures an EventBridge rule with O(schedule), O(state) and O(description), and exactly one target
+    (O(target_arn)) whose constant input is C({"mode": "shadow"}) or C({"mode": "live"}). Other targets of
+    the rule are removed.
+  - When the target is a Lambda function (or alias), also ensures the resource policy statement that
+    lets this rule invoke it (O(lambda_permission)).
+  - Compares before writing - a rerun makes no write call. Check mode and diff.
+  - The schedule expression is validated here (EventBridge emulators accept anything) with
+    C(module_utils/cutover/schedule.py); the name must be 64 characters at most.
+options:
+  name:
+    description: Rule name (at most 64 characters of letters, digits, C(.), C(-), C(_)).
+    required: true
+    type: str
+  schedule:
+    description: C(cron(...)) or C(rate(...)) expression.
+    required: true
+    type: str
+  state:
+    description: Rule state.
+    type: str
+    default: DISABLED
+    choices: [ENABLED, DISABLED]
+  mode:
+    description: Input passed to the target.
+    type: str
+    default: shadow
+    choices: [shadow, live]
+  target_arn:
+    description: ARN of the one target (for the new function, its alias ARN).
+    required: true
+    type: str
+  target_id:
+    description: Id of the target in the rule.
+    type: str
+    default: function
+  description:
+    description: Rule description.
+    type: str
+    default: ""
+  lambda_permission:
+    description: Ensure the Lambda permission that lets this rule invoke O(target_arn) (Lambda targets only).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Create the new rule disabled, in shadow mode
+  schedule_rule:
+    name: naver-sms-automation-v2-trigger
+    schedule: cron(0/20 * * * ? *)
+    state: DISABLED
+    mode: shadow
+    target_arn: "{{ function.alias_arn }}"
+"""
+
+RETURN = r"""
+rule_arn:
+  description: ARN of the rule (null in check mode before it exists).
+  returned: always
+  type: str
+changes:
+  description: What changed (or would) - rule, target, extra_targets_removed, permission.
+  returned: always
+  type: list
+"""
+
+import json
+import re
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.schedule import ScheduleError, parse
+
+NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]+$")
+MAX_NAME = 64
+
+
+class InputError(Exception):
+    """Input that cannot be applied; nothing is written."""
+
+
+def validate(params):
+    name = params["name"]
+    if len(name) > MAX_NAME:
+        raise InputError(f"rule name {name} is {len(name)} characters; EventBridge allows at most {MAX_NAME}: "
+                         "choose a shorter name")
+    if not NAME_RE.match(name):
+        raise InputError(f"rule name {name} may hold only letters, digits, '.', '-' and '_'")
+    try:
+        parse(params["schedule"])
+    except ScheduleError as exc:
+        raise InputError(str(exc)) from None
+
+
+def wanted_input(mode):
+    return {"mode": mode}
+
+
+def describe_rule(client, name):
+    try:
+        return client.describe_rule(Name=name, aws_retry=True)
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+
+
+def rule_targets(client, name):
+    targets, token = [], None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        resp = client.list_targets_by_rule(Rule=name, aws_retry=True, **kwargs)
+        targets += resp.get("Targets", [])
+        token = resp.get("NextToken")
+        if not token:
+            return targets
+
+
+def _input_of(target):
+    try:
+        return json.loads(target.get("Input") or "null")
+    except ValueError:
+        return target.get("Input")
+
+
+def statement_id(rule_name):
+    return f"{rule_name}-invoke"[:100]
+
+
+def permission_present(lam, target_arn, sid, rule_arn):
+    function, _, qualifier = _split_function(target_arn)
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=function, aws_retry=True,
+                                           **({"Qualifier": qualifier} if qualifier else {}))["Policy"])
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return False
+    for statement in policy.get("Statement", []):
+        if statement.get("Sid") != sid:
+            continue
+        source = (statement.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn")
+        return rule_arn is None or source == rule_arn
+    return False
+
+
+def _split_function(arn):
+    """(function name, unqualified ARN, qualifier) of a Lambda function or alias ARN."""
+    parts = arn.split(":")
+    qualifier = parts[7] if len(parts) > 7 else None
+    return parts[6], ":".join(parts[:7]), qualifier
+
+
+def ensure_rule(module, client, lam):
+    params, check_mode = module.params, module.check_mode
+    validate(params)
+    name = params["name"]
+    rule = describe_rule(client, name)
+    targets = rule_targets(client, name) if rule else []
+    want_rule = {"ScheduleExpression": params["schedule"], "State": params["state"],
+                 "Description": params["description"]}
+    have_rule = {k: (rule or {}).get(k, "" if k == "Description" else None) for k in want_rule}
+    want_target = {"Id": params["target_id"], "Arn": params["target_arn"], "Input": wanted_input(params["mode"])}
+    ours = [t for t in targets if t["Id"] == params["target_id"]]
+    have_target = {"Id": ours[0]["Id"], "Arn": ours[0]["Arn"], "Input": _input_of(ours[0])} if ours else None
+    extra = [t["Id"] for t in targets if t["Id"] != params["target_id"]]
+
+    changes = []
+    if have_rule != want_rule:
+        changes.append("rule")
+    if have_target != want_target:
+        changes.append("target")
+    if extra:
+        changes.append("extra_targets_removed")
+    is_lambda = params["lambda_permission"] and params["target_arn"].startswith("arn:aws") and \
+        ":lambda:" in params["target_arn"] and ":function:" in params["target_arn"]
+    sid = statement_id(name)
+    if is_lambda and not (rule and permission_present(lam, params["target_arn"], sid, rule.get("Arn"))):
+        changes.append("permission")
+
+    rule_arn = (rule or {}).get("Arn")
+    if not check_mode:
+        if "rule" in changes:
+            rule_arn = client.put_rule(Name=name, aws_retry=True, **want_rule)["RuleArn"]
+        if extra:
+            client.remove_targets(Rule=name, Ids=extra, aws_retry=True)
+        if "target" in changes:
+            client.put_targets(Rule=name, aws_retry=True, Targets=[
+                {"Id": params["target_id"], "Arn": params["target_arn"], "Input": json.dumps(want_target["Input"])}])
+        if "permission" in changes:
+            function, _, qualifier = _split_function(params["target_arn"])
+            kwargs = {"Qualifier": qualifier} if qualifier else {}
+            try:
+                lam.remove_permission(FunctionName=function, StatementId=sid, aws_retry=True, **kwargs)
+            except is_boto3_error_code("ResourceNotFoundException"):
+                pass
+            lam.add_permission(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction",
+                               Principal="events.amazonaws.com", SourceArn=rule_arn, aws_retry=True, **kwargs)
+
+    result = {"changed": bool(changes), "changes": changes, "rule_arn": rule_arn, "name": name,
+              "state": params["state"], "schedule": params["schedule"], "mode": params["mode"],
+              "target_arn": params["target_arn"]}
+    if module._diff:
+        result["diff"] = {
+            "before": dict(have_rule, target=have_target, other_targets=extra) if rule else {},
+            "after": dict(want_rule, target=want_target, other_targets=[]),
+        }
+    return result
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        schedule=dict(type="str", required=True),
+        state=dict(type="str", default="DISABLED", choices=["ENABLED", "DISABLED"]),
+        mode=dict(type="str", default="shadow", choices=["shadow", "live"]),
+        target_arn=dict(type="str", required=True),
+        target_id=dict(type="str", default="function"),
+        description=dict(type="str", default=""),
+        lambda_permission=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    retry = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
+    try:
+        result = ensure_rule(module, module.client("events", retry_decorator=retry),
+                             module.client("lambda", retry_decorator=retry))
+    except InputError as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg=f"EventBridge call failed for rule {module.params['name']}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Stories 5.1 and 5.2 as an operator runs them: deploy_image.yml then create_function.yml.
+
+Each playbook goes through the four steps (check -> changed, apply -> changed, check -> not
+changed, apply -> not changed); the last apply makes no mutating AWS call (seen by the proxy).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rehearsal.image_archive import build_archive
+from tests.ansible_runner import run_playbook
+
+FUNCTION = "naverplace_send_inform_v2"
+RULE = "naver-sms-automation-v2-trigger"
+ROLE = "naver-sms-automation-lambda-role"
+
+
+@pytest.fixture
+def operator_env(proxy, tmp_path, state_dir):
+    archive = build_archive(tmp_path / "naver-sms-automation.tar", layers=[4096, 8192])
+    return {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_IMAGE_ARCHIVE": str(archive),
+            "CUTOVER_REPORTS_DIR": str(tmp_path / "reports")}
+
+
+def four_steps(playbook, env, proxy):
+    runs = {}
+    for step, check in (("check", True), ("apply", False), ("recheck", True), ("reapply", False)):
+        proxy.clear()
+        run = run_playbook(playbook, check=check, diff=True, env=env)
+        assert run.rc == 0, f"{playbook} {step}:\n{run.messages()}\n{run.stdout[-3000:]}"
+        runs[step] = (run, [c["operation"] for c in proxy.mutating_calls()])
+    assert runs["check"][0].changed > 0 and runs["apply"][0].changed > 0
+    assert runs["check"][1] == [], f"check mode wrote: {runs['check'][1]}"
+    assert runs["recheck"][0].changed == 0 and runs["reapply"][0].changed == 0, runs["reapply"][0].stdout[-3000:]
+    assert runs["reapply"][1] == [], f"second apply wrote: {runs['reapply'][1]}"
+    return runs["apply"][0]
+
+
+@pytest.mark.slow
+def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
+    deployed = four_steps("deploy_image.yml", operator_env, proxy)
+    digest = deployed.task_results("Push the archive")[0]["digest"]
+    details = aws("ecr").describe_images(repositoryName="naver-sms-automation")["imageDetails"]
+    assert [(d["imageDigest"], sorted(d["imageTags"])) for d in details] == [(digest, ["latest", "v1.0.0"])]
+    record = json.loads((tmp_path / "reports" / "image-v1.0.0.json").read_text())
+    assert record["digest"] == digest
+    assert deployed.result["global_custom_stats"]["image_digest"] == digest
+
+    four_steps("create_function.yml", operator_env, proxy)
+    function = aws("lambda").get_function(FunctionName=FUNCTION)
+    config = function["Configuration"]
+    assert function["Code"]["ImageUri"].endswith("@" + digest)
+    assert (config["MemorySize"], config["Timeout"], config["PackageType"]) == (512, 300, "Image")
+    assert not (config.get("Environment") or {}).get("Variables")
+    alias = aws("lambda").get_alias(FunctionName=FUNCTION, Name="live")
+    assert alias["FunctionVersion"] == "1"
+    rule = aws("events").describe_rule(Name=RULE)
+    assert (rule["State"], rule["ScheduleExpression"]) == ("DISABLED", "cron(0/20 * * * ? *)")
+    targets = aws("events").list_targets_by_rule(Rule=RULE)["Targets"]
+    assert [(t["Arn"], json.loads(t["Input"])) for t in targets] == [(alias["AliasArn"], {"mode": "shadow"})]
+    iam = aws("iam")
+    trust = iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    policy = iam.get_role_policy(RoleName=ROLE, PolicyName="naver-sms-automation-least-privilege")["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["Tables"]["Resource"] == ["arn:aws:dynamodb:ap-northeast-2:123456789012:table/sms_v2",
+                                            "arn:aws:dynamodb:ap-northeast-2:123456789012:table/session"]
+    assert all(r.startswith("arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:naver-sms/")
+               for r in by_sid["Secrets"]["Resource"])
+    assert by_sid["OwnMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "naver-sms/automation"}}
+    assert iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"] == []
+    for statement in policy["Statement"]:
+        if statement["Sid"] != "OwnMetrics":
+            assert "*" not in statement["Resource"]
+
+
+@pytest.mark.parametrize(
+    "playbook, extra, message",
+    [
+        ("create_function.yml", {"cutover_environment": "production", "cutover_new_environment": {"DEBUG": "1"}},
+         "sets DEBUG on production"),
+        ("deploy_image.yml", {"cutover_image_archive": ""}, "no image archive: give it with -e cutover_image_archive"),
+    ],
+    ids=["environment-on-production", "no-archive"]  # the rest: tests/modules,
+)
+def test_bad_input_stops_the_playbook_before_any_write(operator_env, proxy, playbook, extra, message):
+    run = run_playbook(playbook, extra_vars=extra, env=operator_env)
+    assert run.rc != 0 and message in run.messages(), run.messages()
+    assert proxy.mutating_calls() == []
