@@ -123,8 +123,8 @@ def test_a_late_table_write_is_late_with_one_settle_slot_and_a_discrepancy_with_
     assert found[1]["late"] > 0 and found[1]["evidence"] == []
     assert found[0]["late"] == 0
     # with no settle window: on the new side the record is missing in its slot, and appears in the next
-    assert {(e["unit"], e["kind"]) for e in found[0]["evidence"]} == {
-        ("record", "missing_on_new"), ("record", "missing_on_old")}
+    # (a booking that arrived between the two runs of a slot shows up too, as SMS and Telegram)
+    assert {e["kind"] for e in found[0]["evidence"] if e["unit"] == "record"} == {"missing_on_new", "missing_on_old"}
 
 
 def _copy_table(aws, source, target):
