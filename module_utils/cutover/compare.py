@@ -50,11 +50,15 @@ slot outside ``start..end`` is left to that slot's own run (no double counting).
 compare. Counts are never capped; the evidence list is (``evidence_cap``), sorted by slot,
 unit, key, field so the output is deterministic.
 
-Memory. The old side is kept as ``key -> packed (slot, 64-bit digest of the compared fields)``;
-the new side is streamed against it; only units that do not match on the spot are kept, and
-only their values are read again in a second pass. Memory grows with the keys and the
-differences, not with copies of both sides. Two different values match only if their digests
-(a hash of the ``repr`` of the compared fields, so ``True`` differs from ``1``) collide.
+Memory and speed. Each item becomes one 64-bit hash of key + slot + compared values (C-level
+``itemgetter``/``map`` over chunks of items). The old side is kept as a set of these hashes, the
+new side is streamed against it; only the keys whose hashes differ are paired by key and slot
+(``_pair_keyed``) and read again for their values. Memory grows with the number of items (8-byte
+hashes) and the differences, not with copies of either side. Values compare by Python equality
+(``True == 1 == Decimal(1)``: a flag stored as a number on one side and a boolean on the other is
+the same flag); two different values match only if their hashes collide (64-bit; Python also
+hashes -1 like -2, and these tables hold no negative numbers). Text is compared character by
+character, so NFC and NFD Hangul differ.
 """
 from __future__ import annotations
 
