@@ -154,6 +154,10 @@ evidence:
   description: Capped list of mismatches (kind, unit, key, field, old, new; for text index, code points, snippets).
   returned: always
   type: list
+timings:
+  description: Seconds spent scanning, tagging records, reading logs, comparing, writing and publishing.
+  returned: always
+  type: dict
 published:
   description: Slots whose metrics were published by this run.
   returned: always
@@ -166,6 +170,7 @@ report_files:
 
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -253,15 +258,26 @@ def core_config(params):
 
 
 # ----------------------------------------------------------------------------- reading
+def plain_values(deserializer):
+    """DynamoDB-JSON value -> Python value: strings and booleans directly, the rest by boto3."""
+    def value(typed):
+        if len(typed) == 1:
+            kind = next(iter(typed))
+            if kind == "S" or kind == "BOOL":
+                return typed[kind]
+        return deserializer.deserialize(typed)
+    return value
+
+
 def scan_table(client, table, segments):
     """Every item of a table as plain Python values, read by a parallel scan."""
-    deserializer = TypeDeserializer()
+    value = plain_values(TypeDeserializer())
 
     def segment(number):
         items, kwargs = [], {"TableName": table, "Segment": number, "TotalSegments": segments}
         while True:
             page = client.scan(aws_retry=True, **kwargs)
-            items.extend({k: deserializer.deserialize(v) for k, v in item.items()} for item in page.get("Items", []))
+            items.extend({k: value(v) for k, v in item.items()} for item in page.get("Items", []))
             if not page.get("LastEvaluatedKey"):
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -397,15 +413,27 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch, now=None):
     state_dir = params["state_dir"] or os.path.join(params["report_dir"], "state")
     observed = slot_iso(window["observed"], minutes)
     sides, snapshots, warnings, baseline = {}, {}, [], False
+    timings = dict.fromkeys(("scan_s", "tag_s", "logs_s", "compare_s", "publish_s"), 0.0)
+    clock = time.monotonic()
+
+    def lap(name):
+        nonlocal clock
+        timings[name] += time.monotonic() - clock
+        clock = time.monotonic()
+
     for side in ("old", "new"):
         table, group = params[f"{side}_table"], params[f"{side}_log_group"]
         items = scan_table(ddb, table, params["scan_segments"])
+        lap("scan_s")
         path = snapshot_path(state_dir, table)
         before = load_snapshot(path)
         baseline = baseline or before is None
-        records, snapshots[path] = tag_records_from_snapshot(items, before, observed, config)
+        records, fresh = tag_records_from_snapshot(items, before, observed, config)
+        snapshots[path] = (before, fresh)
+        lap("tag_s")
         sms, telegram, found = read_events(logs, group, window["read_from"], window["read_to"] + timedelta(
             seconds=params["grace_s"]), formats[side], minutes)
+        lap("logs_s")
         if not found:
             warnings.append(f"log group {group} does not exist: no SMS or Telegram of the {side} side was read")
         sides[side] = {"records": records, "sms": in_window(sms, window, minutes),
@@ -415,6 +443,7 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch, now=None):
         warnings.append(f"slots up to {end} plus {params['settle_slots']} settle slot(s) have not all run by "
                         f"{observed}: what is late cannot be told from what is missing yet")
     result = compare(sides["old"], sides["new"], config, start=start, end=end)
+    lap("compare_s")
     context = {"old_table": params["old_table"], "new_table": params["new_table"],
                "old_log_group": params["old_log_group"], "new_log_group": params["new_log_group"],
                "observed_slot": observed, "baseline": baseline}
@@ -429,9 +458,12 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch, now=None):
             publish(cloudwatch, params["namespace"], metric_data(slot, document["summary"]))
             published.append(slot)
     if not check_mode:
-        for path, snapshot in snapshots.items():
-            write_if_changed(path, json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
+        for path, (before, snapshot) in snapshots.items():
+            if snapshot != before:
+                write_if_changed(path, json.dumps(snapshot, ensure_ascii=False))
+    lap("publish_s")
     return {
+        "timings": {name: round(value, 3) for name, value in timings.items()},
         "changed": bool(published), "start": start, "end": end, "observed_slot": observed, "baseline": baseline,
         "settle_slots": result["settle_slots"], "slots": result["slots"], "total": result["total"],
         "evidence": json.loads(json.dumps(result["evidence"], default=_jsonable)),

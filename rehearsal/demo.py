@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
+from pathlib import Path
 
 from rehearsal import emulator, world
 
@@ -76,12 +78,60 @@ def step_create_function() -> None:
     _playbook("create_function.yml")
 
 
+SLOT_DEMO = timedelta(minutes=20)
+
+
+def _clock():
+    from datetime import datetime
+
+    from rehearsal.config import Config
+    from rehearsal.scheduler import Scheduler
+
+    cfg = Config()
+    scheduler = Scheduler(cfg)
+    return cfg, scheduler, datetime.fromisoformat(scheduler.state()["now"].replace("Z", "+00:00"))
+
+
+def step_start_parallel() -> None:
+    """Story 5.3: Decision Point 1, backup of sms, sms_v2 from it, both rules aligned, new one in shadow."""
+    from rehearsal.comparison import grace
+
+    _cfg, _scheduler, now = _clock()
+    # the comparison's baseline is taken at the simulated time (the last slot that ran)
+    _playbook("start_parallel.yml", "--diff", "-e", f"cutover_compare_as_of={(now - SLOT_DEMO + grace()).isoformat()}")
+
+
+def step_compare_slots() -> None:
+    """Story 5.4: run old live + new shadow slot by slot, compare after each, then compare.yml once."""
+    from rehearsal.comparison import compare_slot, grace
+
+    cfg, scheduler, now = _clock()
+    first_shadow = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    reports = emulator.PROJECT_DIR / "reports" / "comparison"
+    if os.environ.get("CUTOVER_REPORTS_DIR"):
+        reports = Path(os.environ["CUTOVER_REPORTS_DIR"]) / "comparison"
+    for _ in range(8):  # each comparison reports the slot settled two slots before
+        scheduler.run(1)
+        result = compare_slot(now + grace(), reports, cfg)
+        now += SLOT_DEMO
+        for slot, row in result["slots"].items():
+            if slot < first_shadow:
+                continue
+            print(f"{slot}: {row['match_percentage']} % match, matched {row['matched']}, late {row['late']}, "
+                  f"discrepancies {row['discrepancies']}; SMS old {row['sms_sent']['old']['total']} / new "
+                  f"{row['sms_sent']['new']['total']} (new delivered {row['sms_delivered']['new']})")
+    scheduler.run(1)
+    _playbook("compare.yml", "-e", f"cutover_compare_as_of={(now + grace()).isoformat()}")
+
+
 STEPS = [
     ("start the local AWS", step_emulator),
     ("seed the legacy world", step_seed_world),
     ("run a simulated day of the legacy system alone", step_legacy_day),
     ("5.1 push the image to ECR", step_deploy_image),
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
+    ("5.3 start the parallel run: backup, sms_v2 seeded, new rule in shadow", step_start_parallel),
+    ("5.4 run both side by side and compare every slot", step_compare_slots),
 ]
 
 

@@ -50,11 +50,15 @@ slot outside ``start..end`` is left to that slot's own run (no double counting).
 compare. Counts are never capped; the evidence list is (``evidence_cap``), sorted by slot,
 unit, key, field so the output is deterministic.
 
-Memory. The old side is kept as ``key -> packed (slot, 64-bit digest of the compared fields)``;
-the new side is streamed against it; only units that do not match on the spot are kept, and
-only their values are read again in a second pass. Memory grows with the keys and the
-differences, not with copies of both sides. Two different values match only if their digests
-(a hash of the ``repr`` of the compared fields, so ``True`` differs from ``1``) collide.
+Memory and speed. Each item becomes one 64-bit hash of key + slot + compared values (C-level
+``itemgetter``/``map`` over chunks of items). The old side is kept as a set of these hashes, the
+new side is streamed against it; only the keys whose hashes differ are paired by key and slot
+(``_pair_keyed``) and read again for their values. Memory grows with the number of items (8-byte
+hashes) and the differences, not with copies of either side. Values compare by Python equality
+(``True == 1 == Decimal(1)``: a flag stored as a number on one side and a boolean on the other is
+the same flag); two different values match only if their hashes collide (64-bit; Python also
+hashes -1 like -2, and these tables hold no negative numbers). Text is compared character by
+character, so NFC and NFD Hangul differ.
 """
 from __future__ import annotations
 
@@ -288,16 +292,27 @@ def _compiled(pattern: str):
 
 
 # ----------------------------------------------------------------------------- record tagging
-def record_digest(record: dict, config: dict) -> str:
-    """A digest of a record's compared attributes that is the same in every process."""
+_PLAIN = {str, bool, int, float, type(None)}
+
+
+def _digests(rows: list) -> list:
+    """Stable digests (the same in every process) of tuples of plain values."""
+    if not set(map(type, chain.from_iterable(rows))) <= _PLAIN:
+        rows = [tuple(_canon(v) for v in row) for row in rows]
+    blake = hashlib.blake2b
+    return [blake(text.encode("utf-8"), digest_size=10).hexdigest() for text in map(repr, rows)]
+
+
+def record_digests(records: list, config: dict) -> list:
+    """A digest of each record's compared attributes that is the same in every process."""
     rules = config["records"]
     if rules.get("compare"):
-        values = [(f, _canon(record.get(f, _ABSENT))) for f in rules["compare"]]
-    else:
-        skip = set(rules.get("ignore") or ()) | set(rules["key"])
-        skip |= {rules.get("slot_attribute"), rules.get("created_attribute")}
-        values = sorted((k, _canon(v)) for k, v in record.items() if k not in skip)
-    return hashlib.blake2b(repr(values).encode("utf-8"), digest_size=10).hexdigest()
+        fields = list(rules["compare"])
+        getter = _safe_getter(fields)
+        return _digests(list(map(getter, records)))
+    skip = set(rules.get("ignore") or ()) | set(rules["key"])
+    skip |= {rules.get("slot_attribute"), rules.get("created_attribute")}
+    return _digests([tuple(sorted((k, v) for k, v in r.items() if k not in skip)) for r in records])
 
 
 def tag_records_from_snapshot(records, snapshot: dict | None, observed_slot: str,
@@ -314,14 +329,14 @@ def tag_records_from_snapshot(records, snapshot: dict | None, observed_slot: str
     """
     config = config if "_masks" in (config or {}) else make_config(config)
     rules = config["records"]
-    key_attrs, slot_attr, created_attr = rules["key"], rules["slot_attribute"], \
-        rules["created_attribute"]
+    slot_attr, created_attr = rules["slot_attribute"], rules["created_attribute"]
     observed = slot_iso(observed_slot, config["slot_minutes"])
+    records = list(_iterate(records))
+    keys = list(map("\x1f".join, (map(str, key) for key in map(_safe_getter(rules["key"]), records))))
     tagged, fresh = [], {}
-    for record in _iterate(records):
-        key = json.dumps([record.get(a) for a in key_attrs], ensure_ascii=False, default=str)
-        digest = record_digest(record, config)
-        before = snapshot.get(key) if snapshot is not None else None
+    previous = snapshot or {}
+    for record, key, digest in zip(records, keys, record_digests(records, config)):
+        before = previous.get(key)
         if snapshot is None:
             entry = [digest, None, None]
         elif before is None:

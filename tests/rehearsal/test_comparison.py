@@ -123,8 +123,8 @@ def test_a_late_table_write_is_late_with_one_settle_slot_and_a_discrepancy_with_
     assert found[1]["late"] > 0 and found[1]["evidence"] == []
     assert found[0]["late"] == 0
     # with no settle window: on the new side the record is missing in its slot, and appears in the next
-    assert {(e["unit"], e["kind"]) for e in found[0]["evidence"]} == {
-        ("record", "missing_on_new"), ("record", "missing_on_old")}
+    # (a booking that arrived between the two runs of a slot shows up too, as SMS and Telegram)
+    assert {e["kind"] for e in found[0]["evidence"] if e["unit"] == "record"} == {"missing_on_new", "missing_on_old"}
 
 
 def _copy_table(aws, source, target):
@@ -155,3 +155,41 @@ def test_seeding_sms_v2_before_shadow_prevents_spurious_confirmations(world, aws
     else:
         assert {e["key"]["sms_type"] for e in spurious} >= {"confirm"}
         assert result["total"]["match_percentage"] < 100
+
+
+def test_compare_playbook_check_apply_rerun(world, aws, proxy, tmp_path):
+    """Check mode publishes and writes nothing; compare.yml publishes at the slot time; a rerun changes nothing."""
+    from dataclasses import replace
+
+    from tests.ansible_runner import run_playbook
+
+    world.new_rule("shadow")
+    start = DAY + MORNING
+    reports = tmp_path / "comparison"
+    through_proxy = replace(world.cfg, url=proxy.url)
+    world.scheduler.run(1, start=start)
+    assert compare_slot(start + grace(), reports, through_proxy)["baseline"]
+    world.scheduler.run(2)
+    as_of = start + 2 * SLOT + grace()
+    report = reports / f"{iso(start)[:16].replace(':', '-')}Z.json"
+
+    proxy.clear()
+    check = compare_slot(as_of, reports, through_proxy, check=True)
+    assert check["start"] == check["end"] == iso(start)
+    assert check["slots"][iso(start)]["executions_compared"] == 1
+    assert proxy.mutating_calls() == [] and not report.exists()
+
+    env = {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_REPORTS_DIR": str(tmp_path)}
+    apply = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
+    assert apply.rc == 0 and apply.changed == 1, apply.messages()
+    assert {c["operation"] for c in proxy.mutating_calls()} == {"PutMetricData"}
+    assert report.exists() and '"match_percentage": 100.0' in report.read_text()
+    stats = aws("cloudwatch").get_metric_statistics(
+        Namespace="naver-sms/comparison", MetricName="executions_compared", StartTime=start,
+        EndTime=start + SLOT, Period=1200, Statistics=["Sum"])["Datapoints"]
+    assert [(p["Timestamp"].replace(tzinfo=None), p["Sum"]) for p in stats] == [(start.replace(tzinfo=None), 1.0)]
+
+    proxy.clear()
+    again = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
+    assert again.rc == 0 and again.changed == 0, again.messages()
+    assert proxy.mutating_calls() == []
