@@ -32,7 +32,13 @@ def _free_port() -> int:
 def emulator_server(tmp_path_factory):
     """A moto server for the whole session; stopped by PID afterwards."""
     directory = tmp_path_factory.mktemp("emulator-state")
-    server = emu.start(f"http://127.0.0.1:{_free_port()}", directory=directory)
+    for attempt in range(3):  # another xdist worker may take the free port first
+        try:
+            server = emu.start(f"http://127.0.0.1:{_free_port()}", directory=directory)
+            break
+        except emu.EmulatorError:
+            if attempt == 2:
+                raise
     try:
         yield server
     finally:
@@ -72,6 +78,12 @@ def proxy(emulator):
     """A recording, fault-injecting proxy in front of the clean emulator."""
     with FaultProxy(emulator) as prx:
         yield prx
+
+
+@pytest.fixture(autouse=True)
+def _private_reports(tmp_path, monkeypatch):
+    """Evidence a test writes goes to its own directory, never the project's reports/."""
+    monkeypatch.setenv("CUTOVER_REPORTS_DIR", str(tmp_path / "reports"))
 
 
 @pytest.fixture
