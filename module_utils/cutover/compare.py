@@ -818,16 +818,7 @@ class _Report:
     def row(self, slot) -> dict:
         row = self.per_slot.get(slot)
         if row is None:
-            row = self.per_slot[slot] = {
-                "sms_sent": {side: dict.fromkeys(("total",) + SMS_TYPES, 0) for side in SIDES},
-                "sms_delivered": dict.fromkeys(SIDES, 0),
-                "telegram_sent": dict.fromkeys(SIDES, 0),
-                "telegram_delivered": dict.fromkeys(SIDES, 0),
-                "records_created": dict.fromkeys(SIDES, 0),
-                "records_updated": dict.fromkeys(SIDES, 0),
-                "matched": 0, "late": 0, "discrepancies": 0,
-                "discrepancies_by_kind": dict.fromkeys(KINDS, 0),
-            }
+            row = self.per_slot[slot] = _empty_counts()
         return row
 
     def count(self, unit, side, seen: Counter) -> None:
@@ -1019,7 +1010,8 @@ def _finish(report: _Report, found: dict) -> dict:
     }
 
 
-def _empty_total() -> dict:
+def _empty_counts() -> dict:
+    """The counters of one slot (and, with executions_compared, of the total)."""
     return {
         "sms_sent": {side: dict.fromkeys(("total",) + SMS_TYPES, 0) for side in SIDES},
         "sms_delivered": dict.fromkeys(SIDES, 0),
@@ -1029,8 +1021,11 @@ def _empty_total() -> dict:
         "records_updated": dict.fromkeys(SIDES, 0),
         "matched": 0, "late": 0, "discrepancies": 0,
         "discrepancies_by_kind": dict.fromkeys(KINDS, 0),
-        "executions_compared": 0,
     }
+
+
+def _empty_total() -> dict:
+    return dict(_empty_counts(), executions_compared=0)
 
 
 def _add(total: dict, row: dict) -> None:
