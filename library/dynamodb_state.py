@@ -81,17 +81,19 @@ target_existed:
 import re
 import time
 
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import InputError, retry_decorator
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
 
-
-class InputError(Exception):
-    """Input that cannot be applied; nothing was written."""
 
 
 class WaitTimeout(Exception):
@@ -217,6 +219,8 @@ def main():
             before, after = {"table": None}, {"table": params["target_table"], "from_backup": params["backup_name"]}
     except (InputError, WaitTimeout) as exc:
         module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg=f"DynamoDB {params['action']} of table {params['table']} failed")
     if module._diff:
         result["diff"] = {"before": before, "after": after} if changed else {"before": {}, "after": {}}
     module.exit_json(changed=changed, **result)

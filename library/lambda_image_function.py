@@ -126,7 +126,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import InputError, retry_decorator
 
 IMAGE_RE = re.compile(
     r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)/(?P<repository>[a-z0-9._/-]+?)"
@@ -135,9 +135,6 @@ IMAGE_RE = re.compile(
 DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 LIMITS = {"memory": (128, 10240, "MB"), "timeout": (1, 900, "seconds"), "ephemeral_storage": (512, 10240, "MB")}
 
-
-class InputError(Exception):
-    """Input that cannot be applied; nothing is written."""
 
 
 def validate(params):

@@ -176,6 +176,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 try:
+    import botocore
     from boto3.dynamodb.types import TypeDeserializer
 except ImportError:
     pass  # handled by AnsibleAWSModule
@@ -183,7 +184,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import InputError, retry_decorator
 from ansible.module_utils.cutover.compare import (
     JSON_FORMAT,
     LEGACY_TEXT_FORMAT,
@@ -198,9 +199,6 @@ from ansible.module_utils.cutover.compare import (
 LOG_FORMATS = {"json": JSON_FORMAT, "legacy_text": LEGACY_TEXT_FORMAT}
 METRIC_BATCH = 500
 
-
-class InputError(Exception):
-    """Input that cannot be used; nothing was read or written."""
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -404,7 +402,7 @@ def publish(client, namespace, metrics):
 
 
 # ----------------------------------------------------------------------------- the run
-def run_comparison(params, check_mode, ddb, logs, cloudwatch, now=None):
+def run_comparison(params, check_mode, ddb, logs, cloudwatch):
     window = plan(params)
     config = core_config(params)
     formats = {"old": log_format(params["old_log_format"], "old_log_format"),
@@ -495,19 +493,14 @@ def main():
         scan_segments=dict(type="int", default=4),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        plan(module.params)
-        core_config(module.params)
-        for side in ("old", "new"):
-            log_format(module.params[f"{side}_log_format"], f"{side}_log_format")
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
     retry = retry_decorator()
     clients = [module.client(name, retry_decorator=retry) for name in ("dynamodb", "logs", "cloudwatch")]
-    try:
+    try:  # run_comparison validates every input before its first AWS call
         result = run_comparison(module.params, module.check_mode, *clients)
     except InputError as exc:
         module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="reading or publishing the comparison failed")
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(**result)

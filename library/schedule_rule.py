@@ -89,15 +89,12 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import InputError, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 
 NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]+$")
 MAX_NAME = 64
 
-
-class InputError(Exception):
-    """Input that cannot be applied; nothing is written."""
 
 
 def validate(params):

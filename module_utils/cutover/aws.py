@@ -21,6 +21,10 @@ RETRY_ERROR_CODES = [
 ]
 
 
+class InputError(Exception):
+    """Input a module cannot apply; raised before any mutating call, its message says what to do."""
+
+
 def retry_decorator(extra_codes: list[str] | None = None):
     """The retry policy every custom module uses; pass extra codes per service."""
     return AWSRetry.jittered_backoff(
