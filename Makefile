@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CUTOVER_EMULATOR_URL ?= http://127.0.0.1:4566
 
-.PHONY: setup emulator emulator-stop demo test unit pytest molecule lint bench clean
+.PHONY: setup browser emulator emulator-stop demo test unit pytest molecule lint bench clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,18 @@ emulator-stop:
 demo: setup
 	$(BIN)/python -m rehearsal.demo
 
-test: setup pytest molecule lint
+test: setup browser pytest molecule lint
+
+# Headless Chromium for the status page test (tests/playbooks/test_status_page_browser.py): Debian's
+# `chromium`, installed only when missing and only as root with apt-get; otherwise that test skips
+# and says why. A second run only prints the version.
+browser:
+	@if command -v chromium >/dev/null; then echo "browser: $$(chromium --version 2>/dev/null | head -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	    && chromium --version; \
+	else echo "browser: chromium missing and no root/apt-get here: the browser test will be skipped"; fi
 
 pytest: setup
 	$(BIN)/python -m pytest
