@@ -29,7 +29,7 @@ demo: setup
 
 test: setup browser pytest molecule lint
 
-# Headless Chromium for the status page test (tests/playbooks/test_status_page_browser.py): Debian's
+# Headless Chromium for the status page test (tests/test_status_page_browser.py): Debian's
 # `chromium`, installed only when missing and only as root with apt-get; otherwise that test skips
 # and says why. A second run only prints the version.
 browser:
