@@ -1,0 +1,77 @@
+"""The playbooks run unchanged under AWX's engine: ansible-runner, a fresh private data directory,
+AWX's environment, extra vars through the API; the job's events say what happened.
+
+To add a playbook (e.g. status.yml once it exists), add one line to JOBS.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from rehearsal.comparison import grace
+from tests.awx_runner import awx_process_env, custom_stats, failure_messages, private_data_dir, run_job, task_results
+from tests.rehearsal.conftest import DAY, world  # noqa: F401  (fixture)
+
+SLOT = timedelta(minutes=20)
+TICKET = "CHG0004242"
+
+# playbook, extra vars (the survey answers of its job template), a task whose result the job must report
+JOBS = [
+    ("preflight.yml", {}, "Publish what preflight established"),
+    ("compare.yml", {}, "Compare both tables and both log groups"),
+]
+
+
+@pytest.fixture
+def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
+    """A fresh private data dir; the emulator reached as a credential of the job would inject it."""
+    url = world.cfg.url
+    awx_process_env(monkeypatch)
+    return private_data_dir(tmp_path), {"CUTOVER_EMULATOR_URL": url}
+
+
+@pytest.mark.parametrize("playbook, extravars, task", JOBS, ids=[job[0] for job in JOBS])
+def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
+    directory, credentials = job_dir
+    assert not (directory / "project" / "reports").exists()
+    runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
+    assert (runner.status, runner.rc) == ("successful", 0), failure_messages(runner)
+    assert runner.stats["failures"] == {} and "localhost" in runner.stats["ok"]
+    assert task_results(runner, task), f"no result of task '{task}' among the job's events"
+    assert custom_stats(runner) | {"change_ticket": TICKET, "cutover_environment": "test",
+                                   "cutover_account_id": "123456789012"} == custom_stats(runner)
+    # the job's change record, with AWX's job id and user, inside the job's own project copy
+    [record] = (directory / "project" / "reports" / "test" / TICKET).glob("*.json")
+    record = json.loads(record.read_text())
+    assert (record["job"], record["operator"]) == (f"AWX job 4242 (naver-sms {playbook})", "awx-operator")
+    assert record["playbook"] == f"playbooks/{playbook}" and record["status"] == "ok"
+
+
+def slots_run(world, count):  # noqa: F811
+    start = DAY + timedelta(hours=1)  # 10:00 KST: bookings arrive, guides are due
+    world.new_rule("shadow")
+    world.scheduler.run(count, start=start)
+    return start
+
+
+def test_compare_reports_each_slot_through_the_job_events(job_dir, world):  # noqa: F811
+    directory, credentials = job_dir
+    start = slots_run(world, 4)
+    as_of = start + 4 * SLOT + grace()
+    runner = run_job(directory, "compare.yml", credentials=credentials,
+                     extravars={"change_ticket": TICKET, "cutover_compare_as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert runner.status == "successful", failure_messages(runner)
+    [result] = task_results(runner, "Compare both tables and both log groups")
+    # a job has nothing of an earlier one on its disk: the tables' snapshots start anew (baseline)
+    # until output_compare keeps them in the state bucket (the ledger's issue); then this is False
+    # for every job but the first
+    assert result["baseline"] is True
+    settled = (start + 2 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result["observed_slot"] == (start + 4 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result["end"] == settled and result["slots"][settled]["sms_sent"]["old"]["total"] > 0
+    [loop] = task_results(runner, "Show the result of each compared slot")
+    shown = [item["msg"] for item in loop["results"]]
+    assert any(line.startswith(f"{settled}: ") and "% match" in line for line in shown)
+
