@@ -58,7 +58,7 @@ molecule: setup
 lint: setup
 	ANSIBLE_INVENTORY_UNPARSED_FAILED=false $(BIN)/ansible-lint --offline playbooks roles molecule
 	$(BIN)/yamllint --strict .
-	$(BIN)/python -m compileall -q $$(ls -d library module_utils rehearsal 2>/dev/null)
+	$(BIN)/python -m compileall -q $$(ls -d library module_utils rehearsal callback_plugins 2>/dev/null)
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
