@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,6 +106,12 @@ class Outputs:
         stream = f"{at:%Y/%m/%d}/[$LATEST]rehearsal"
         self.logs.setdefault((f"/aws/lambda/{function}", stream), []).append(
             {"timestamp": int(at.timestamp() * 1000), "message": json.dumps(record, ensure_ascii=False)})
+
+    def text(self, function: str, at: datetime, message: str) -> None:
+        """A plain line, as the Lambda runtime writes START / END / REPORT."""
+        stream = f"{at:%Y/%m/%d}/[$LATEST]rehearsal"
+        self.logs.setdefault((f"/aws/lambda/{function}", stream), []).append(
+            {"timestamp": int(at.timestamp() * 1000), "message": message})
 
     def metric(self, function: str, slot: datetime, name: str, value: float, unit: str) -> None:
         self.metrics.append({
@@ -297,6 +304,14 @@ def run(ctx: Context, inv: Invocation) -> dict:
         record.update(error=str(exc), duration_ms=round(duration * 1000))
         ctx.outputs.log(inv.function, now, {"event": "error", "slot": slot_text, "error": str(exc)})
         errors = 1
+    # the runtime's own lines, as real Lambda writes them (schedule_switch reads them: a START without
+    # its END is a run in flight)
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{inv.function}/{inv.rule}/{inv.delivered_at.isoformat()}"))
+    ctx.outputs.text(inv.function, now, f"START RequestId: {request_id} Version: $LATEST")
+    finished = now + timedelta(milliseconds=record["duration_ms"])
+    ctx.outputs.text(inv.function, finished, f"END RequestId: {request_id}")
+    ctx.outputs.text(inv.function, finished, f"REPORT RequestId: {request_id}\tDuration: {record['duration_ms']:.2f} ms"
+                     f"\tBilled Duration: {record['duration_ms']} ms\tMemory Size: 512 MB\tMax Memory Used: 128 MB")
     for name, value, unit in (("Invocations", 1, "Count"), ("Errors", errors, "Count"),
                               ("Duration", record["duration_ms"], "Milliseconds"), ("Throttles", 0, "Count")):
         ctx.outputs.metric(inv.function, inv.slot, name, value, unit)
