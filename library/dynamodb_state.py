@@ -24,7 +24,10 @@ description:
     backoff); it is not conditional, so run it while the old rule is disabled (rollback.yml reconciles before
     it enables the old rule) - a legacy run writing the same item at the same moment could otherwise be
     overwritten by, or overwrite, the merge.
-  - Check mode reports what would change and calls nothing that writes.
+  - Check mode reports what would change (for reconcile, the counts it would write) and calls nothing that
+    writes.
+author:
+  - naver-sms cutover team (@naver-sms-ops)
 options:
   action:
     description: What to do.

@@ -8,25 +8,32 @@ DOCUMENTATION = r"""
 module: schedule_switch
 short_description: Make the old or the new function the live side, in order, inside a quiet window
 description:
-  - Reads the old rule (production's legacy trigger) and the new rule with its target O(new_target_arn),
+  - >-
+    Reads the old rule (production's legacy trigger) and the new rule with its target O(new_target_arn),
     computes which side is live and does nothing when O(live) already is (no write call).
-  - O(live=new) (cutover) disables the old rule, then sets the new target's constant input to
+  - >-
+    O(live=new) (cutover) disables the old rule, then sets the new target's constant input to
     C({"mode": "live"}) (the same rule and target, every other field of the target kept; the rule is also
     enabled if it was disabled). O(live=old) (rollback) first stops the new side - input back to
     C({"mode": "shadow"}) (O(after_rollback=shadow)) or rule disabled and input back to shadow
     (O(after_rollback=disabled)) - then enables the old rule. Both sides are never live at once.
-  - If a later write fails, the earlier ones are undone and the module fails naming the state it left.
-  - Quiet window - it switches only when the next fire time of either rule is at least O(margin) away,
+  - >-
+    If a later write fails, the earlier ones are undone and the module fails naming the state it left.
+  - >-
+    Quiet window - it switches only when the next fire time of either rule is at least O(margin) away,
     the last one at least 60 s ago, and no invocation of either function is in flight (a
     C(START RequestId) line without its C(END RequestId) in the function's CloudWatch Logs group over
     the last 16 minutes). Otherwise it waits, up to O(max_wait), and then fails saying when the window
     opens.
-  - The old rule is never created and its target never changed; a missing rule is an error. Both rules
+  - >-
+    The old rule is never created and its target never changed; a missing rule is an error. Both rules
     must use a C(cron(...)) schedule (a rate rule's phase is undefined).
-  - Time is injectable - with O(clock) the present is read from a JSON file (the rehearsal's
+  - >-
+    Time is injectable - with O(clock) the present is read from a JSON file (the rehearsal's
     C(clock.json)) instead of the system clock, and waiting re-reads that file every O(poll_interval)
     real seconds instead of sleeping through the simulated minutes.
-  - Check mode reports the writes it would make and whether it is quiet now, without waiting.
+  - >-
+    Check mode reports the writes it would make and whether it is quiet now, without waiting.
 author:
   - naver-sms cutover team (@naver-sms-ops)
 options:
