@@ -11,28 +11,19 @@ Results: bench/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rehearsal import emulator as emu  # noqa: E402
+from bench.common import own_emulator  # noqa: E402
 from tests.module_runner import run_module  # noqa: E402
 
 KEYS = [{"AttributeName": "booking_num", "KeyType": "HASH"}, {"AttributeName": "phone", "KeyType": "RANGE"}]
 ATTRS = [{"AttributeName": "booking_num", "AttributeType": "S"}, {"AttributeName": "phone", "AttributeType": "S"}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fill(ddb, table, items):
@@ -71,9 +62,7 @@ def main(argv=None) -> int:
     import boto3
 
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
-        server = emu.start(f"http://127.0.0.1:{free_port()}", directory=Path(tmp) / "emu")
-        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        try:
+        with own_emulator(Path(tmp) / "emu") as server:
             ddb = boto3.client("dynamodb", endpoint_url=server.url, region_name="ap-northeast-2")
             old, v2 = world(args.items, args.differ, args.new)
             started = time.monotonic()
@@ -91,8 +80,6 @@ def main(argv=None) -> int:
             again_s = time.monotonic() - started
             if again.get("failed") or again["changed"]:
                 raise SystemExit(f"the rerun was not a no-op: {again}")
-        finally:
-            server.stop()
     r = first["reconcile"]
     print(f"filled {len(old)} + {len(v2)} items in {fill_s:.1f} s")
     print(f"reconcile: {r['source_items']} read from sms_v2, {r['target_items']} from sms, {r['created']} created, "

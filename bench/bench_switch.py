@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -20,20 +18,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rehearsal import emulator as emu  # noqa: E402
+from bench.common import own_emulator  # noqa: E402
 from tests.module_runner import run_module  # noqa: E402
 
 ARN = "arn:aws:lambda:ap-northeast-2:123456789012:function:"
 OLD_RULE, NEW_RULE = "naverplace_send_inform_trigger", "naver-sms-automation-v2-trigger"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main(argv=None) -> int:
@@ -45,9 +36,7 @@ def main(argv=None) -> int:
     gaps = {"new": [], "old": []}
     walls = {"new": [], "old": []}
     with tempfile.TemporaryDirectory(prefix="bench-switch-") as tmp:
-        server = emu.start(f"http://127.0.0.1:{free_port()}", directory=Path(tmp) / "emu")
-        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-        try:
+        with own_emulator(Path(tmp) / "emu") as server:
             events = boto3.client("events", endpoint_url=server.url, region_name="ap-northeast-2")
             events.put_rule(Name=OLD_RULE, ScheduleExpression="cron(0/20 * * * ? *)", State="ENABLED")
             events.put_targets(Rule=OLD_RULE, Targets=[{"Id": "legacy", "Arn": ARN + "naverplace_send_inform"}])
@@ -67,8 +56,6 @@ def main(argv=None) -> int:
                     if result.get("failed") or not result["changed"]:
                         raise SystemExit(f"switch to {live} did not switch: {result}")
                     gaps[live].append(result["gap_seconds"])
-        finally:
-            server.stop()
     worst = max(gaps["new"] + gaps["old"])
     for live, name in (("new", "cutover (old disabled -> new input live)"),
                        ("old", "rollback (new input shadow -> old enabled)")):

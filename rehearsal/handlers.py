@@ -52,6 +52,7 @@ from typing import Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
+from module_utils.cutover.reconcile import flag as _flag  # how the old function reads a flag
 from module_utils.cutover.schedule import slot_iso
 from rehearsal.bookings import KST, Booking, BookingSource, render
 from rehearsal.config import Config
@@ -131,18 +132,6 @@ class Context:
 
 
 # ------------------------------------------------------------ DynamoDB state
-
-
-def _flag(value: Optional[dict]) -> bool:
-    if not value:
-        return False
-    if "BOOL" in value:
-        return bool(value["BOOL"])
-    if "N" in value:
-        return float(value["N"]) != 0
-    if "S" in value:
-        return value["S"].strip().lower() in ("true", "1", "y", "yes", "sent")
-    return False
 
 
 # What a run reads of an item: the keys, the flags and option_time; the rest (name,
