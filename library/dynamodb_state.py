@@ -231,6 +231,8 @@ def ensure_restored(client, check_mode, table, name, target, timeout):
 
 
 def scan_all(client, table):
+    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few
+    # 1 MB pages); a table of millions would want per-page retries
     return paginated_query_with_retries(client, "scan", retry_decorator=RETRY, TableName=table,
                                         ConsistentRead=True).get("Items", [])
 

@@ -85,7 +85,7 @@ options:
       - Real seconds between two looks while waiting for runs to finish (0.05 to 60). With O(clock), also
         how often the file is re-read; a clock that has not moved in three reads ends the wait.
     type: float
-    default: 15
+    default: 15.0
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -432,7 +432,7 @@ def main():
         max_wait=dict(type="int", default=1500),
         functions=dict(type="list", elements="str", default=[]),
         clock=dict(type="path"),
-        poll_interval=dict(type="float", default=15),
+        poll_interval=dict(type="float", default=15.0),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
