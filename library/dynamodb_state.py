@@ -111,7 +111,8 @@ reconcile:
   description:
     - What the merge found and wrote (in check mode, would write) - C(source_items), C(target_items),
       C(created), C(updated), C(unchanged), C(writes), C(flags_set) (per flag, how many turned true),
-      C(batches) (BatchWriteItem calls), C(retried_items) (unprocessed items sent again).
+      C(batches) (BatchWriteItem calls), C(retried_items) (unprocessed items sent again), C(read_s) and
+      C(write_s) (seconds spent reading both tables and writing).
   returned: when action is reconcile
   type: dict
 """
@@ -260,11 +261,15 @@ def ensure_reconciled(client, check_mode, source, target):
     for name in (source, target):
         if describe_table(client, name) is None:
             raise InputError(f"table {name} does not exist: reconcile reads {source} and merges into {target}")
+    started = time.monotonic()
     targets = {key_of(item): item for item in scan_all(client, target)}
     puts, tally = plan(scan_all(client, source), targets)
-    summary = dict(tally.as_dict(), target_items=len(targets), batches=0, retried_items=0)
+    summary = dict(tally.as_dict(), target_items=len(targets), batches=0, retried_items=0,
+                   read_s=round(time.monotonic() - started, 2), write_s=0.0)
     if puts and not check_mode:
+        started = time.monotonic()
         batch_write(client, target, puts, summary)
+        summary["write_s"] = round(time.monotonic() - started, 2)
     return bool(puts), {"target_table": target, "reconcile": summary}
 
 
