@@ -212,9 +212,12 @@ class Verdict:
     retry_at: Optional[datetime] = None  # when it is worth looking again (None: poll)
 
     def as_dict(self) -> dict:
-        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None  # noqa: E731
-        return {"quiet": self.quiet, "at": iso(self.now), "next_fire": iso(self.next_fire),
-                "last_fire": iso(self.last_fire), "in_flight": list(self.running), "reason": self.reason}
+        return {"quiet": self.quiet, "at": _iso(self.now), "next_fire": _iso(self.next_fire),
+                "last_fire": _iso(self.last_fire), "in_flight": list(self.running), "reason": self.reason}
+
+
+def _iso(t: Optional[datetime]) -> Optional[str]:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
 
 
 def assess(now: datetime, schedules: Sequence[Schedule], margin: timedelta,
