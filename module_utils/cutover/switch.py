@@ -124,25 +124,15 @@ def target_state(live: str, after_rollback: str, current: PairState) -> PairStat
     return PairState(ENABLED, new_state, SHADOW)
 
 
+# cutover stops the old side first; rollback stops the new side first (input, or rule then input)
+ORDER = {"new": ("old_state", "new_mode", "new_state"), "old": ("new_state", "new_mode", "old_state")}
+
+
 def plan(live: str, after_rollback: str, current: PairState) -> List[Step]:
     """The writes, in order, that make ``live`` the live side; [] when it already is."""
     want = target_state(live, after_rollback, current)
-    steps: List[Step] = []
-    if live == "new":
-        if current.old_state != want.old_state:
-            steps.append(Step("old_state", current.old_state, want.old_state))
-        if current.new_mode != want.new_mode:
-            steps.append(Step("new_mode", current.new_mode, want.new_mode))
-        if current.new_state != want.new_state:
-            steps.append(Step("new_state", current.new_state, want.new_state))
-        return steps
-    if current.new_state != want.new_state:
-        steps.append(Step("new_state", current.new_state, want.new_state))
-    if current.new_mode != want.new_mode:
-        steps.append(Step("new_mode", current.new_mode, want.new_mode))
-    if current.old_state != want.old_state:
-        steps.append(Step("old_state", current.old_state, want.old_state))
-    return steps
+    return [Step(what, getattr(current, what), getattr(want, what))
+            for what in ORDER[live] if getattr(current, what) != getattr(want, what)]
 
 
 def apply_steps(current: PairState, steps: Iterable[Step]) -> PairState:
