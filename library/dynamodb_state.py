@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: dynamodb_state
-short_description: The de-duplication state of the SMS job - on-demand backup and restore under a new name
+short_description: The de-duplication state of the SMS job - backup, restore under a new name, flag-merging reconcile
 description:
   - O(action=backup) takes an on-demand backup of O(table) named O(backup_name) and waits until it is
     C(AVAILABLE). A backup of that name that is already there (C(CREATING) or C(AVAILABLE)) is reused and
@@ -14,25 +14,37 @@ description:
   - O(action=restore) creates O(target_table) from the backup named O(backup_name) of O(table) and waits
     until the table is C(ACTIVE) with its restore finished. It never overwrites - a target table that
     exists is left as it is (reported with C(target_existed=true)).
-  - The flag-merging O(action=reconcile) (flags of one table OR-ed into the other, never cleared) belongs
-    to the rollback story and will be added here with the same shape.
-  - Check mode reports what would change and calls nothing that writes.
+  - O(action=reconcile) carries the de-duplication state back (rollback) - every item of O(table) (C(sms_v2))
+    is merged into O(target_table) (C(sms)) - the SMS flags C(confirm_sms), C(remind_sms), C(option_sms) OR-ed
+    (never cleared), missing items created with only the attributes the old function knows, nothing deleted,
+    every other attribute of a target item kept. Items already covered are not written, so a rerun writes
+    nothing. The tables carry no change timestamp, so every item is compared (the safe default); the writes
+    are exactly the items that differ.
+  - Reconcile writes whole merged items with BatchWriteItem (25 per call, unprocessed items retried with
+    backoff); it is not conditional, so run it while the old rule is disabled (rollback.yml reconciles before
+    it enables the old rule) - a legacy run writing the same item at the same moment could otherwise be
+    overwritten by, or overwrite, the merge.
+  - Check mode reports what would change (for reconcile, the counts it would write) and calls nothing that
+    writes.
+author:
+  - naver-sms cutover team (@naver-sms-ops)
 options:
   action:
     description: What to do.
     type: str
     required: true
-    choices: [backup, restore]
+    choices: [backup, restore, reconcile]
   table:
-    description: The source table (whose backup is taken or used).
+    description: The source table (whose backup is taken or used; for O(action=reconcile), the table read).
     type: str
     required: true
   backup_name:
-    description: Name of the on-demand backup (letters, digits, C(_ - .), 3 to 255 characters).
+    description:
+      - Name of the on-demand backup (letters, digits, C(_ - .), 3 to 255 characters).
+      - Required for O(action=backup) and O(action=restore).
     type: str
-    required: true
   target_table:
-    description: Table to create from the backup (O(action=restore)).
+    description: Table to create from the backup (O(action=restore)) or to merge into (O(action=reconcile)).
     type: str
   wait_timeout:
     description: Seconds to wait for the backup to be available or the restored table to be active.
@@ -57,25 +69,52 @@ EXAMPLES = r"""
     table: sms
     backup_name: sms-before-parallel-run
     target_table: sms_v2
+
+- name: Carry the flags the new function learned back into sms before the old rule is enabled
+  dynamodb_state:
+    action: reconcile
+    table: sms_v2
+    target_table: sms
+  register: reconciled
 """
 
 RETURN = r"""
 backup_arn:
   description: ARN of the backup (null in check mode before it exists).
-  returned: always
+  returned: when action is backup or restore
   type: str
 backup_status:
   description: C(AVAILABLE) once waited for.
-  returned: always
+  returned: when action is backup or restore
   type: str
+backup_name:
+  description: Name of the backup taken or found.
+  returned: when action is backup
+  type: str
+backup_size_bytes:
+  description: Size of the backup as DynamoDB reports it (may lag behind the table for a few hours on AWS).
+  returned: when action is backup and the backup exists
+  type: int
 target_table:
-  description: The restored (or already existing) table.
-  returned: when action is restore
+  description: The restored (or already existing) table, or the table merged into.
+  returned: when action is restore or reconcile
   type: str
 target_existed:
   description: The target table was there already and was left untouched.
   returned: when action is restore
   type: bool
+target_status:
+  description: C(TableStatus) of the target table (C(ACTIVE) once waited for).
+  returned: when action is restore and the table exists
+  type: str
+reconcile:
+  description:
+    - What the merge found and wrote (in check mode, would write) - C(source_items), C(target_items),
+      C(created), C(updated), C(unchanged), C(writes), C(flags_set) (per flag, how many turned true),
+      C(batches) (BatchWriteItem calls), C(retried_items) (unprocessed items sent again), C(read_s) and
+      C(write_s) (seconds spent reading both tables and writing).
+  returned: when action is reconcile
+  type: dict
 """
 
 import re
@@ -87,13 +126,18 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.reconcile import key_of, plan
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
-
+BATCH = 25
+UNPROCESSED_RETRIES = 8
+RETRY = retry_decorator(["LimitExceededException", "ProvisionedThroughputExceededException"])
 
 
 class WaitTimeout(Exception):
@@ -101,14 +145,17 @@ class WaitTimeout(Exception):
 
 
 def validate(params):
-    for name in ("table", "backup_name") + (("target_table",) if params["action"] == "restore" else ()):
+    action = params["action"]
+    names = ("table",) + (("backup_name",) if action in ("backup", "restore") else ()) + \
+        (("target_table",) if action in ("restore", "reconcile") else ())
+    for name in names:
         value = params.get(name)
         if not value:
-            raise InputError(f"{name} is required for action={params['action']}")
+            raise InputError(f"{name} is required for action={action}")
         if not NAME_RE.match(value):
             raise InputError(f"{name} {value!r} may hold only letters, digits, '_', '-' and '.', 3 to 255 characters")
-    if params["action"] == "restore" and params["target_table"] == params["table"]:
-        raise InputError("target_table must differ from table: a restore never overwrites its source")
+    if action in ("restore", "reconcile") and params["target_table"] == params["table"]:
+        raise InputError(f"target_table must differ from table: action={action} never works a table onto itself")
 
 
 def describe_table(client, table):
@@ -120,19 +167,15 @@ def describe_table(client, table):
 
 def find_backup(client, table, name):
     """The newest usable on-demand backup of ``table`` called ``name``, or None."""
-    found, kwargs = [], {"TableName": table, "BackupType": "USER"}
-    while True:
-        page = client.list_backups(aws_retry=True, **kwargs)
-        found += [b for b in page.get("BackupSummaries", [])
-                  if b.get("BackupName") == name and b.get("BackupStatus") in ("CREATING", "AVAILABLE")]
-        if not page.get("LastEvaluatedBackupArn"):
-            break
-        kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
+    summaries = paginated_query_with_retries(client, "list_backups", retry_decorator=RETRY, TableName=table,
+                                             BackupType="USER").get("BackupSummaries", [])
+    found = [b for b in summaries if b.get("BackupName") == name and b.get("BackupStatus") in ("CREATING", "AVAILABLE")]
     found.sort(key=lambda b: str(b.get("BackupCreationDateTime")))
     return found[-1] if found else None
 
 
 def wait_backup(client, arn, timeout):
+    # botocore has no waiter for an on-demand backup: poll DescribeBackup
     deadline = time.monotonic() + timeout
     while True:
         details = client.describe_backup(BackupArn=arn, aws_retry=True)["BackupDescription"]["BackupDetails"]
@@ -144,16 +187,12 @@ def wait_backup(client, arn, timeout):
 
 
 def wait_table(client, table, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        description = describe_table(client, table) or {}
-        restoring = (description.get("RestoreSummary") or {}).get("RestoreInProgress", False)
-        if description.get("TableStatus") == "ACTIVE" and not restoring:
-            return description
-        if time.monotonic() > deadline:
-            raise WaitTimeout(f"table {table} is {description.get('TableStatus')} (restore in progress: "
-                              f"{restoring}) after {timeout}s")
-        time.sleep(POLL_S)
+    """botocore's table_exists waiter: a restored table turns ACTIVE once its restore is done."""
+    try:
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig=custom_waiter_config(timeout, POLL_S))
+    except botocore.exceptions.WaiterError as exc:
+        raise WaitTimeout(f"table {table} is not ACTIVE after {timeout}s ({exc})") from None
+    return describe_table(client, table) or {}
 
 
 def ensure_backup(client, check_mode, table, name, timeout):
@@ -192,27 +231,76 @@ def ensure_restored(client, check_mode, table, name, target, timeout):
                   "backup_status": "AVAILABLE", "target_status": description["TableStatus"]}
 
 
+def scan_all(client, table):
+    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few
+    # 1 MB pages); a table of millions would want per-page retries
+    return paginated_query_with_retries(client, "scan", retry_decorator=RETRY, TableName=table,
+                                        ConsistentRead=True).get("Items", [])
+
+
+def batch_write(client, table, items, tally):
+    """BatchWriteItem in chunks of 25; unprocessed items are sent again with backoff."""
+    for i in range(0, len(items), BATCH):
+        request = {table: [{"PutRequest": {"Item": item}} for item in items[i:i + BATCH]]}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            tally["batches"] += 1
+            left = client.batch_write_item(RequestItems=request, aws_retry=True).get("UnprocessedItems") or {}
+            if not left:
+                break
+            tally["retried_items"] += len(left.get(table, []))
+            if attempt == UNPROCESSED_RETRIES:
+                raise WaitTimeout(f"{len(left.get(table, []))} item(s) of {table} still unprocessed after "
+                                  f"{UNPROCESSED_RETRIES} retries (throttled?): rerun reconcile, it writes only "
+                                  "what is still missing")
+            time.sleep(min(0.05 * 2 ** attempt, 5))
+            request = left
+
+
+def ensure_reconciled(client, check_mode, source, target):
+    """-> (changed, result): flags of ``source`` OR-ed into ``target`` (module_utils/cutover/reconcile.py)."""
+    for name in (source, target):
+        if describe_table(client, name) is None:
+            raise InputError(f"table {name} does not exist: reconcile reads {source} and merges into {target}")
+    started = time.monotonic()
+    targets = {key_of(item): item for item in scan_all(client, target)}
+    puts, tally = plan(scan_all(client, source), targets)
+    summary = dict(tally.as_dict(), target_items=len(targets), batches=0, retried_items=0,
+                   read_s=round(time.monotonic() - started, 2), write_s=0.0)
+    if puts and not check_mode:
+        started = time.monotonic()
+        batch_write(client, target, puts, summary)
+        summary["write_s"] = round(time.monotonic() - started, 2)
+    return bool(puts), {"target_table": target, "reconcile": summary}
+
+
 def main():
     argument_spec = dict(
-        action=dict(type="str", required=True, choices=["backup", "restore"]),
+        action=dict(type="str", required=True, choices=["backup", "restore", "reconcile"]),
         table=dict(type="str", required=True),
-        backup_name=dict(type="str", required=True),
+        backup_name=dict(type="str"),
         target_table=dict(type="str"),
         wait_timeout=dict(type="int", default=900),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
-                              required_if=[("action", "restore", ["target_table"])])
+                              required_if=[("action", "backup", ["backup_name"]),
+                                           ("action", "restore", ["backup_name", "target_table"]),
+                                           ("action", "reconcile", ["target_table"])])
     params = module.params
     try:
         validate(params)
     except InputError as exc:
         module.fail_json(msg=str(exc))
-    client = module.client("dynamodb", retry_decorator=retry_decorator(["LimitExceededException"]))
+    client = module.client("dynamodb", retry_decorator=RETRY)
     try:
         if params["action"] == "backup":
             changed, result = ensure_backup(client, module.check_mode, params["table"], params["backup_name"],
                                             params["wait_timeout"])
             before, after = {"backup": None}, {"backup": params["backup_name"]}
+        elif params["action"] == "reconcile":
+            changed, result = ensure_reconciled(client, module.check_mode, params["table"], params["target_table"])
+            counts = {k: result["reconcile"][k] for k in ("created", "updated")}
+            before, after = {"table": params["target_table"], "created": 0, "updated": 0}, \
+                dict(counts, table=params["target_table"])
         else:
             changed, result = ensure_restored(client, module.check_mode, params["table"], params["backup_name"],
                                               params["target_table"], params["wait_timeout"])

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,7 @@ from typing import Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
+from module_utils.cutover.reconcile import flag as _flag  # how the old function reads a flag
 from module_utils.cutover.schedule import slot_iso
 from rehearsal.bookings import KST, Booking, BookingSource, render
 from rehearsal.config import Config
@@ -106,6 +108,12 @@ class Outputs:
         self.logs.setdefault((f"/aws/lambda/{function}", stream), []).append(
             {"timestamp": int(at.timestamp() * 1000), "message": json.dumps(record, ensure_ascii=False)})
 
+    def text(self, function: str, at: datetime, message: str) -> None:
+        """A plain line, as the Lambda runtime writes START / END / REPORT."""
+        stream = f"{at:%Y/%m/%d}/[$LATEST]rehearsal"
+        self.logs.setdefault((f"/aws/lambda/{function}", stream), []).append(
+            {"timestamp": int(at.timestamp() * 1000), "message": message})
+
     def metric(self, function: str, slot: datetime, name: str, value: float, unit: str) -> None:
         self.metrics.append({
             "MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": function}],
@@ -124,18 +132,6 @@ class Context:
 
 
 # ------------------------------------------------------------ DynamoDB state
-
-
-def _flag(value: Optional[dict]) -> bool:
-    if not value:
-        return False
-    if "BOOL" in value:
-        return bool(value["BOOL"])
-    if "N" in value:
-        return float(value["N"]) != 0
-    if "S" in value:
-        return value["S"].strip().lower() in ("true", "1", "y", "yes", "sent")
-    return False
 
 
 # What a run reads of an item: the keys, the flags and option_time; the rest (name,
@@ -297,6 +293,14 @@ def run(ctx: Context, inv: Invocation) -> dict:
         record.update(error=str(exc), duration_ms=round(duration * 1000))
         ctx.outputs.log(inv.function, now, {"event": "error", "slot": slot_text, "error": str(exc)})
         errors = 1
+    # the runtime's own lines, as real Lambda writes them (schedule_switch reads them: a START without
+    # its END is a run in flight)
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{inv.function}/{inv.rule}/{inv.delivered_at.isoformat()}"))
+    ctx.outputs.text(inv.function, now, f"START RequestId: {request_id} Version: $LATEST")
+    finished = now + timedelta(milliseconds=record["duration_ms"])
+    ctx.outputs.text(inv.function, finished, f"END RequestId: {request_id}")
+    ctx.outputs.text(inv.function, finished, f"REPORT RequestId: {request_id}\tDuration: {record['duration_ms']:.2f} ms"
+                     f"\tBilled Duration: {record['duration_ms']} ms\tMemory Size: 512 MB\tMax Memory Used: 128 MB")
     for name, value, unit in (("Invocations", 1, "Count"), ("Errors", errors, "Count"),
                               ("Duration", record["duration_ms"], "Milliseconds"), ("Throttles", 0, "Count")):
         ctx.outputs.metric(inv.function, inv.slot, name, value, unit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ansible_runner import run_playbook
+from tests.module_runner import run_module
 
 PLAYBOOK = """
 - name: Back up a table and create another from the backup
@@ -85,4 +86,79 @@ def test_a_missing_source_table_fails_before_any_write(aws, proxy, playbook):
     run = run_playbook(playbook, env={"CUTOVER_EMULATOR_URL": proxy.url})
     assert run.rc != 0
     assert "table sms does not exist" in run.messages()
+    assert proxy.mutating_calls() == []
+
+
+def _put(ddb, table, num, **attrs):
+    item = {"booking_num": {"S": f"1051_{num}"}, "phone": {"S": "010"}}
+    item.update(attrs)
+    ddb.put_item(TableName=table, Item=item)
+
+
+def reconcile(endpoint, check=False, diff=False, **extra):
+    args = {"action": "reconcile", "table": "sms_v2", "target_table": "sms"}
+    args.update(extra)
+    return run_module("dynamodb_state", args, endpoint, check=check, diff=diff)
+
+
+def test_reconcile_ors_flags_back_creates_missing_keeps_the_rest(aws, proxy):
+    ddb = aws("dynamodb")
+    _table(ddb, "sms", 0)
+    _table(ddb, "sms_v2", 0)
+    true, false = {"BOOL": True}, {"BOOL": False}
+    # 1: new side learned remind; 2: old side knows more (never cleared); 3: only in sms_v2; 4: equal
+    _put(ddb, "sms", 1, confirm_sms=true, remind_sms=false, note={"S": "kept"})
+    _put(ddb, "sms_v2", 1, confirm_sms=true, remind_sms=true, v2_only={"S": "not copied"})
+    _put(ddb, "sms", 2, confirm_sms=true, remind_sms=true)
+    _put(ddb, "sms_v2", 2, confirm_sms=false, remind_sms=false)
+    _put(ddb, "sms_v2", 3, confirm_sms=true, name={"S": "김"}, v2_only={"S": "not copied"})
+    _put(ddb, "sms", 4, option_sms=true)
+    _put(ddb, "sms_v2", 4, option_sms=true)
+    before = {i["booking_num"]["S"]: i for i in ddb.scan(TableName="sms")["Items"]}
+
+    check = reconcile(proxy.url, check=True, diff=True)
+    assert check["changed"] and not check.get("failed"), check
+    assert {k: check["reconcile"][k] for k in ("source_items", "created", "updated", "unchanged", "writes")} == \
+        {"source_items": 4, "created": 1, "updated": 1, "unchanged": 2, "writes": 2}
+    assert check["diff"]["after"] == {"table": "sms", "created": 1, "updated": 1}
+    assert proxy.mutating_calls() == []
+    assert {i["booking_num"]["S"]: i for i in ddb.scan(TableName="sms")["Items"]} == before
+
+    done = reconcile(proxy.url)
+    assert done["changed"] and done["reconcile"]["writes"] == 2, done
+    assert [c["operation"] for c in proxy.mutating_calls()] == ["BatchWriteItem"]
+    after = {i["booking_num"]["S"]: i for i in ddb.scan(TableName="sms")["Items"]}
+    assert after["1051_1"]["remind_sms"] == true and after["1051_1"]["note"] == {"S": "kept"}
+    assert "v2_only" not in after["1051_1"] and "v2_only" not in after["1051_3"]
+    assert after["1051_2"]["confirm_sms"] == true and after["1051_2"]["remind_sms"] == true
+    assert after["1051_3"]["confirm_sms"] == true and after["1051_3"]["name"] == {"S": "김"}
+    assert len(ddb.scan(TableName="sms_v2")["Items"]) == 4  # the source is never written
+
+    for check_mode in (True, False):
+        proxy.clear()
+        again = reconcile(proxy.url, check=check_mode)
+        assert not again["changed"] and again["reconcile"]["writes"] == 0, again
+        assert proxy.mutating_calls() == []
+
+
+def test_reconcile_retries_throttled_batches(aws, proxy):
+    ddb = aws("dynamodb")
+    _table(ddb, "sms", 0)
+    _table(ddb, "sms_v2", 60)
+    proxy.set_faults(rate=1.0, kinds=["throttle"], max_faults=2, operations=["BatchWriteItem"])
+    done = reconcile(proxy.url)
+    assert done["changed"] and done["reconcile"]["created"] == 60, done
+    assert len(ddb.scan(TableName="sms")["Items"]) == 60
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"target_table": "sms_v2"}, "never works a table onto itself"),
+    ({"table": "nope"}, "table nope does not exist"),
+])
+def test_reconcile_refuses_bad_input_before_any_write(aws, proxy, args, message):
+    ddb = aws("dynamodb")
+    _table(ddb, "sms", 1)
+    _table(ddb, "sms_v2", 1)
+    failed = reconcile(proxy.url, **args)
+    assert failed.get("failed") and message in failed["msg"], failed
     assert proxy.mutating_calls() == []

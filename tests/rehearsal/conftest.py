@@ -72,7 +72,8 @@ def world(emulator, aws, state_dir):
                 if token:
                     kw["nextToken"] = token
                 resp = logs.filter_log_events(**kw)
-                out.extend(json.loads(e["message"]) for e in resp["events"])
+                # the JSON lines of the job; START / END / REPORT are the Lambda runtime's
+                out.extend(json.loads(e["message"]) for e in resp["events"] if e["message"].startswith("{"))
                 token = resp.get("nextToken")
                 if not token:
                     return out

@@ -1,0 +1,118 @@
+"""Carry the de-duplication state back: merge items of ``sms_v2`` into ``sms`` (pure rules).
+
+Pure: no boto3, botocore or Ansible import. Items are DynamoDB JSON
+(``{"confirm_sms": {"BOOL": True}, ...}``), as scans return them.
+
+Rules (``merge``):
+
+* the SMS flags (``confirm_sms``, ``remind_sms``, ``option_sms``) are OR-ed: a
+  flag set on either side is set on the result, a flag is never cleared;
+* an item missing from the target is created, with only the attributes the
+  old function knows (``OLD_ATTRIBUTES``); nothing is ever deleted;
+* an item present in the target keeps every attribute it has (also ones the
+  old function does not know); of the known ones, only flags that turn true
+  are written, and ``name``/``booking_time``/``option_time`` are filled only
+  where the target lacks them (``option_time`` travels with ``option_sms``);
+* an item whose flags already cover the source's is not written at all, so a
+  rerun writes nothing.
+
+There is no "changed since" timestamp in either table; reconciling everything
+is the safe default and costs only reads: an item already covered is not
+written, so the writes are exactly the items whose flags differ.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Optional, Tuple
+
+KEYS = ("booking_num", "phone")
+FLAGS = ("confirm_sms", "remind_sms", "option_sms")
+DETAILS = ("name", "booking_time", "option_time")
+OLD_ATTRIBUTES = KEYS + FLAGS + DETAILS
+TRUE = {"BOOL": True}
+
+
+def flag(value: Optional[dict]) -> bool:
+    """A flag's truth as the old function reads it (BOOL, a number, or a yes-like string)."""
+    if not value:
+        return False
+    if "BOOL" in value:
+        return bool(value["BOOL"])
+    if "N" in value:
+        try:
+            return float(value["N"]) != 0
+        except ValueError:
+            return False
+    if "S" in value:
+        return value["S"].strip().lower() in ("true", "1", "y", "yes", "sent")
+    return False
+
+
+def key_of(item: dict) -> Tuple[str, str]:
+    return tuple(item[k]["S"] for k in KEYS)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Merge:
+    item: dict  # the whole item to put into the target
+    created: bool
+    flags_set: Tuple[str, ...]
+
+
+def merge(source: dict, target: Optional[dict]) -> Optional[Merge]:
+    """The target item after merging ``source`` into it; None when nothing would change."""
+    if target is None:
+        item = {k: v for k, v in source.items() if k in OLD_ATTRIBUTES}
+        for name in FLAGS:
+            item[name] = {"BOOL": flag(source.get(name))}
+        return Merge(item, True, tuple(n for n in FLAGS if item[n]["BOOL"]))
+    turned = tuple(n for n in FLAGS if flag(source.get(n)) and not flag(target.get(n)))
+    if not turned:
+        return None
+    item = dict(target)
+    for name in turned:
+        item[name] = TRUE
+    for name in DETAILS:
+        if name not in item and name in source and (name != "option_time" or "option_sms" in turned):
+            item[name] = source[name]
+    return Merge(item, False, turned)
+
+
+@dataclass
+class Tally:
+    source_items: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    flags_set: Dict[str, int] = field(default_factory=lambda: {n: 0 for n in FLAGS})
+
+    def count(self, result: Optional[Merge]) -> None:
+        self.source_items += 1
+        if result is None:
+            self.unchanged += 1
+            return
+        if result.created:
+            self.created += 1
+        else:
+            self.updated += 1
+        for name in result.flags_set:
+            self.flags_set[name] += 1
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated
+
+    def as_dict(self) -> dict:
+        return {"source_items": self.source_items, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "writes": self.writes, "flags_set": dict(self.flags_set)}
+
+
+def plan(sources: Iterable[dict], targets: Dict[Tuple[str, str], dict]) -> Tuple[list, Tally]:
+    """(items to put, tally) for every source item against the target items by key."""
+    tally, puts = Tally(), []
+    for source in sources:
+        result = merge(source, targets.get(key_of(source)))
+        tally.count(result)
+        if result is not None:
+            puts.append(result.item)
+    return puts, tally
