@@ -94,6 +94,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -129,14 +131,25 @@ tags:
   description: Tags that point at the image afterwards.
   returned: always
   type: list
+  elements: str
 image_uri:
-  description: C(registry/repository@digest).
-  returned: when the digest is known
+  description: C(registry/repository@digest); null while the digest is not known (check mode before the first push).
+  returned: always
   type: str
 uploaded_layers:
   description: Digests uploaded (or that would be, in check mode).
   returned: always
   type: list
+  elements: str
+tagged:
+  description: Tags this run put on the image (or would, in check mode); empty when all were there.
+  returned: always
+  type: list
+  elements: str
+repository_uri:
+  description: C(registry/repository), null in check mode before the repository exists.
+  returned: always
+  type: str
 scan:
   description: Scan status and counts by severity.
   returned: always
@@ -321,12 +334,6 @@ def _ensure_image(module, client, repo, tags, archive, image, found, workdir):
     repository = params["repository"]
     ours = manifest_identity(image.manifest if image else found["manifest"])
     current = images_by_tag(client, repository, tags) if repo else {}
-    conflicts = [t for t, img in current.items()
-                 if manifest_identity(img["manifest"]) != ours and t not in params["movable_tags"]]
-    if conflicts and not params["force"]:
-        raise GateError(", ".join(f"tag {t} already points at {current[t]['digest']}" for t in conflicts)
-                        + f" in {repository}, another image; a version tag does not move: bump the version, "
-                        "or set force: true to move it")
     to_tag = [t for t in tags if t not in current or manifest_identity(current[t]["manifest"]) != ours]
     existing = found or next((img for img in current.values() if manifest_identity(img["manifest"]) == ours), None)
     blobs = []
@@ -338,6 +345,11 @@ def _ensure_image(module, client, repo, tags, archive, image, found, workdir):
             image = archive.compressed(image, workdir)
         manifest, media_type, digest = image.manifest, image.manifest_media_type, None
         size_bytes, blobs = image.size_bytes, image.blobs
+    conflicts = [t for t in to_tag if t in current and t not in params["movable_tags"]]
+    if conflicts and not params["force"]:
+        raise GateError(", ".join(f"tag {t} already points at {current[t]['digest']}" for t in conflicts)
+                        + f" in {repository}, another image (this archive is {digest or sha256_of(manifest)}); "
+                        "a version tag does not move: bump the version, or set force: true to move it")
     if size_bytes > params["max_size_gb"] * GIB:
         raise GateError(f"image is {size_bytes} bytes ({size_bytes / GIB:.2f} GiB), over the {params['max_size_gb']} GiB "
                         "limit (max_size_gb); make the image smaller")

@@ -76,6 +76,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -114,6 +116,7 @@ changes:
   description: What changed (or would change) - code, configuration, tags, concurrency, version, alias.
   returned: always
   type: list
+  elements: str
 """
 
 import re

@@ -8,9 +8,9 @@ DOCUMENTATION = r"""
 module: schedule_rule
 short_description: One EventBridge schedule rule with exactly one target and its mode input
 description:
-  - Ensures an EventBridge rule with O(schedule), O(state) and O(description), and exactly one target
+  - 'Ensures an EventBridge rule with O(schedule), O(state) and O(description), and exactly one target
     (O(target_arn)) whose constant input is C({"mode": "shadow"}) or C({"mode": "live"}). Other targets of
-    the rule are removed.
+    the rule are removed.'
   - When the target is a Lambda function (or alias), also ensures the resource policy statement that
     lets this rule invoke it (O(lambda_permission)).
   - Compares before writing - a rerun makes no write call. Check mode and diff.
@@ -55,6 +55,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -76,6 +78,27 @@ changes:
   description: What changed (or would) - rule, target, extra_targets_removed, permission.
   returned: always
   type: list
+  elements: str
+name:
+  description: Rule name.
+  returned: always
+  type: str
+state:
+  description: Rule state afterwards (O(state)).
+  returned: always
+  type: str
+schedule:
+  description: Schedule expression afterwards.
+  returned: always
+  type: str
+mode:
+  description: Mode in the target's constant input afterwards.
+  returned: always
+  type: str
+target_arn:
+  description: ARN of the rule's one target.
+  returned: always
+  type: str
 """
 
 import json
