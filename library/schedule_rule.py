@@ -104,20 +104,15 @@ target_arn:
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 
 NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]+$")
 MAX_NAME = 64
-
+RETRY = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
 
 
 def validate(params):
@@ -138,21 +133,11 @@ def wanted_input(mode):
 
 
 def describe_rule(client, name):
-    try:
-        return client.describe_rule(Name=name, aws_retry=True)
-    except is_boto3_error_code("ResourceNotFoundException"):
-        return None
+    return get_or_none(client.describe_rule, Name=name)
 
 
 def rule_targets(client, name):
-    targets, token = [], None
-    while True:
-        kwargs = {"NextToken": token} if token else {}
-        resp = client.list_targets_by_rule(Rule=name, aws_retry=True, **kwargs)
-        targets += resp.get("Targets", [])
-        token = resp.get("NextToken")
-        if not token:
-            return targets
+    return paginated_query_with_retries(client, "list_targets_by_rule", retry_decorator=RETRY, Rule=name)["Targets"]
 
 
 def _input_of(target):
@@ -168,11 +153,10 @@ def statement_id(rule_name):
 
 def permission_present(lam, target_arn, sid, rule_arn):
     function, _, qualifier = _split_function(target_arn)
-    try:
-        policy = json.loads(lam.get_policy(FunctionName=function, aws_retry=True,
-                                           **({"Qualifier": qualifier} if qualifier else {}))["Policy"])
-    except is_boto3_error_code("ResourceNotFoundException"):
+    found = get_or_none(lam.get_policy, FunctionName=function, **({"Qualifier": qualifier} if qualifier else {}))
+    if found is None:
         return False
+    policy = json.loads(found["Policy"])
     for statement in policy.get("Statement", []):
         if statement.get("Sid") != sid:
             continue
@@ -227,10 +211,7 @@ def ensure_rule(module, client, lam):
         if "permission" in changes:
             function, _, qualifier = _split_function(params["target_arn"])
             kwargs = {"Qualifier": qualifier} if qualifier else {}
-            try:
-                lam.remove_permission(FunctionName=function, StatementId=sid, aws_retry=True, **kwargs)
-            except is_boto3_error_code("ResourceNotFoundException"):
-                pass
+            get_or_none(lam.remove_permission, FunctionName=function, StatementId=sid, **kwargs)  # gone is fine
             lam.add_permission(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction",
                                Principal="events.amazonaws.com", SourceArn=rule_arn, aws_retry=True, **kwargs)
 
@@ -257,15 +238,8 @@ def main():
         lambda_permission=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    retry = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
-    try:
-        result = ensure_rule(module, module.client("events", retry_decorator=retry),
-                             module.client("lambda", retry_decorator=retry))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"EventBridge call failed for rule {module.params['name']}")
-    module.exit_json(**result)
+    events, lam = (module.client(service, retry_decorator=RETRY) for service in ("events", "lambda"))
+    finish(module, lambda: ensure_rule(module, events, lam), f"EventBridge call failed for rule {module.params['name']}")
 
 
 if __name__ == "__main__":

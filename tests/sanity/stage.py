@@ -91,6 +91,8 @@ def stage(root: Path) -> Path:
     (collection / "galaxy.yml").write_text(
         f"namespace: {NAMESPACE}\nname: {NAME}\nversion: 0.0.1\nreadme: README.md\nauthors: [cutover]\n"
         "dependencies:\n  amazon.aws: '*'\n")
+    # ansible-test's delegation venv lives under tests/output: never lint or import-test it
+    (collection / ".gitignore").write_text("tests/output/\n")
     (collection / "README.md").write_text("Staged by tests/sanity/stage.py; thrown away afterwards.\n")
     (collection / "meta").mkdir()
     (collection / "meta" / "runtime.yml").write_text('---\nrequires_ansible: ">=2.19.0"\n')
