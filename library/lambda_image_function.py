@@ -263,8 +263,7 @@ def ensure_function(module, client, ecr, iam):
             changes.append("concurrency")
     alias = get_or_none(client.get_alias, FunctionName=name, Name=params["alias"]) if current else None
     publish = "create" in changes or "code" in changes or "configuration" in changes
-    if not publish and (alias is None or not version_matches(client, name, alias["FunctionVersion"], digest,
-                                                              wanted_view)):
+    if not publish and not (alias and version_matches(client, name, alias["FunctionVersion"], digest, wanted_view)):
         publish = True  # a half-done earlier run: $LATEST is right, the alias is not
     if publish:
         changes += ["version", "alias"]

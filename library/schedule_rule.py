@@ -152,7 +152,7 @@ def statement_id(rule_name):
 
 
 def permission_present(lam, target_arn, sid, rule_arn):
-    function, _, qualifier = _split_function(target_arn)
+    function, _unqualified, qualifier = _split_function(target_arn)
     found = get_or_none(lam.get_policy, FunctionName=function, **({"Qualifier": qualifier} if qualifier else {}))
     if found is None:
         return False
@@ -209,7 +209,7 @@ def ensure_rule(module, client, lam):
             client.put_targets(Rule=name, aws_retry=True, Targets=[
                 {"Id": params["target_id"], "Arn": params["target_arn"], "Input": json.dumps(want_target["Input"])}])
         if "permission" in changes:
-            function, _, qualifier = _split_function(params["target_arn"])
+            function, _unqualified, qualifier = _split_function(params["target_arn"])
             kwargs = {"Qualifier": qualifier} if qualifier else {}
             get_or_none(lam.remove_permission, FunctionName=function, StatementId=sid, **kwargs)  # gone is fine
             lam.add_permission(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction",
