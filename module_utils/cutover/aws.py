@@ -46,6 +46,7 @@ RETRY_ERROR_CODES = [
     "InternalServerError",  # DynamoDB, ECR 500
     "ServiceException",  # Lambda 500
     "ServerException",  # ECR 500
+    "InternalServiceError",  # 500 of some JSON services
 ]
 NOT_FOUND = "ResourceNotFoundException"
 
