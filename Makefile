@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CUTOVER_EMULATOR_URL ?= http://127.0.0.1:4566
 
-.PHONY: setup browser emulator emulator-stop demo test unit pytest molecule lint bench clean
+.PHONY: setup browser emulator emulator-stop demo test unit pytest molecule lint sanity bench clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ pytest: setup
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
+
+# ansible-test sanity on library/ + module_utils/ staged as a collection (also part of pytest).
+sanity: setup
+	$(BIN)/python -m tests.sanity.stage
 
 # Each scenario gets its own emulator on a free loopback port (never the operator's 4566).
 molecule: setup

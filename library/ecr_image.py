@@ -94,6 +94,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -129,14 +131,25 @@ tags:
   description: Tags that point at the image afterwards.
   returned: always
   type: list
+  elements: str
 image_uri:
-  description: C(registry/repository@digest).
-  returned: when the digest is known
+  description: C(registry/repository@digest); null while the digest is not known (check mode before the first push).
+  returned: always
   type: str
 uploaded_layers:
   description: Digests uploaded (or that would be, in check mode).
   returned: always
   type: list
+  elements: str
+tagged:
+  description: Tags this run put on the image (or would, in check mode); empty when all were there.
+  returned: always
+  type: list
+  elements: str
+repository_uri:
+  description: C(registry/repository), null in check mode before the repository exists.
+  returned: always
+  type: str
 scan:
   description: Scan status and counts by severity.
   returned: always
@@ -144,9 +157,7 @@ scan:
 """
 
 import hashlib
-import json
 import tempfile
-import time
 
 try:
     import botocore
@@ -155,8 +166,9 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 from ansible.module_utils.cutover.image_archive import (
     ArchiveError,
     ImageArchive,
@@ -167,10 +179,11 @@ from ansible.module_utils.cutover.image_archive import (
 
 SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 GIB = 1024 ** 3
-SCAN_DONE = ("COMPLETE", "ACTIVE")
+SCAN_DONE = ("COMPLETE", "ACTIVE")  # ACTIVE: enhanced (continuous) scanning has a result
+SCAN_RUNNING = ("IN_PROGRESS", "PENDING")
 
 
-class GateError(Exception):
+class GateError(InputError):
     """The image fails a gate or the input is wrong; nothing (more) is written."""
 
 
@@ -179,10 +192,8 @@ def sha256_of(data: bytes) -> str:
 
 
 def describe_repository(client, name):
-    try:
-        return client.describe_repositories(repositoryNames=[name], aws_retry=True)["repositories"][0]
-    except is_boto3_error_code("RepositoryNotFoundException"):
-        return None
+    found = get_or_none(client.describe_repositories, missing="RepositoryNotFoundException", repositoryNames=[name])
+    return found["repositories"][0] if found else None
 
 
 def images_by_tag(client, repository, tags):
@@ -244,34 +255,30 @@ def put_tag(client, repository, manifest, media_type, tag):
 
 
 def scan_findings(client, repository, digest, check_mode, timeout):
-    """(status, counts); starts a scan only when none exists (never in check mode)."""
-    image_id = {"imageDigest": digest}
-    started, deadline = False, time.monotonic() + timeout
-    while True:
+    """(status, counts); starts a scan only when none exists (never in check mode), then waits for it
+    with botocore's image_scan_complete waiter."""
+    target = {"repositoryName": repository, "imageId": {"imageDigest": digest}}
+    resp = get_or_none(client.describe_image_scan_findings, missing="ScanNotFoundException", **target)
+    if resp is None:
+        if check_mode:
+            return "NOT_STARTED", {}
+        # LimitExceededException: a scan of this image already ran today; its result shows below
+        get_or_none(client.start_image_scan, missing="LimitExceededException", **target)
+    if resp is None or resp.get("imageScanStatus", {}).get("status") in SCAN_RUNNING:
         try:
-            resp = client.describe_image_scan_findings(repositoryName=repository, imageId=image_id, aws_retry=True)
-        except is_boto3_error_code("ScanNotFoundException"):
-            if check_mode:
-                return "NOT_STARTED", {}
-            if not started:
-                try:
-                    client.start_image_scan(repositoryName=repository, imageId=image_id, aws_retry=True)
-                except is_boto3_error_code("LimitExceededException"):
-                    pass  # a scan already ran today; its result will show
-                started = True
-                continue
-            resp = None
-        if resp is not None:
-            status = resp.get("imageScanStatus", {}).get("status", "")
-            if status in SCAN_DONE:
-                return status, dict(resp.get("imageScanFindings", {}).get("findingSeverityCounts") or {})
-            if status not in ("IN_PROGRESS", "PENDING", "SCAN_ELIGIBILITY_EXPIRED") or status == "":
-                description = resp.get("imageScanStatus", {}).get("description", "")
-                raise GateError(f"scan of {digest} ended with status {status} ({description}); the scan gate "
-                                "cannot pass: fix the scan or set scan: false with a reason in the change ticket")
-        if time.monotonic() > deadline:
-            raise GateError(f"scan of {digest} did not complete within {timeout}s; rerun later (the push is done)")
-        time.sleep(2)
+            client.get_waiter("image_scan_complete").wait(WaiterConfig=custom_waiter_config(timeout), **target)
+        except botocore.exceptions.WaiterError as exc:
+            if "Max attempts exceeded" in str(exc):
+                raise GateError(f"scan of {digest} did not complete within {timeout}s; rerun later "
+                                "(the push is done)") from None
+            # the waiter's failure state (FAILED): the status and its description are read below
+        resp = client.describe_image_scan_findings(aws_retry=True, **target)
+    status = resp.get("imageScanStatus", {}).get("status", "")
+    if status not in SCAN_DONE:
+        description = resp.get("imageScanStatus", {}).get("description", "")
+        raise GateError(f"scan of {digest} ended with status {status} ({description}); the scan gate "
+                        "cannot pass: fix the scan or set scan: false with a reason in the change ticket")
+    return status, dict(resp.get("imageScanFindings", {}).get("findingSeverityCounts") or {})
 
 
 def failing_counts(counts, threshold):
@@ -321,12 +328,6 @@ def _ensure_image(module, client, repo, tags, archive, image, found, workdir):
     repository = params["repository"]
     ours = manifest_identity(image.manifest if image else found["manifest"])
     current = images_by_tag(client, repository, tags) if repo else {}
-    conflicts = [t for t, img in current.items()
-                 if manifest_identity(img["manifest"]) != ours and t not in params["movable_tags"]]
-    if conflicts and not params["force"]:
-        raise GateError(", ".join(f"tag {t} already points at {current[t]['digest']}" for t in conflicts)
-                        + f" in {repository}, another image; a version tag does not move: bump the version, "
-                        "or set force: true to move it")
     to_tag = [t for t in tags if t not in current or manifest_identity(current[t]["manifest"]) != ours]
     existing = found or next((img for img in current.values() if manifest_identity(img["manifest"]) == ours), None)
     blobs = []
@@ -338,6 +339,11 @@ def _ensure_image(module, client, repo, tags, archive, image, found, workdir):
             image = archive.compressed(image, workdir)
         manifest, media_type, digest = image.manifest, image.manifest_media_type, None
         size_bytes, blobs = image.size_bytes, image.blobs
+    conflicts = [t for t in to_tag if t in current and t not in params["movable_tags"]]
+    if conflicts and not params["force"]:
+        raise GateError(", ".join(f"tag {t} already points at {current[t]['digest']}" for t in conflicts)
+                        + f" in {repository}, another image (this archive is {digest or sha256_of(manifest)}); "
+                        "a version tag does not move: bump the version, or set force: true to move it")
     if size_bytes > params["max_size_gb"] * GIB:
         raise GateError(f"image is {size_bytes} bytes ({size_bytes / GIB:.2f} GiB), over the {params['max_size_gb']} GiB "
                         "limit (max_size_gb); make the image smaller")
@@ -436,13 +442,7 @@ def main():
     if not module.params["tags"]:
         module.fail_json(msg="tags is empty: give at least the version tag")
     client = module.client("ecr", retry_decorator=retry_decorator())
-    try:
-        result = ensure_image(module, client)
-    except GateError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"ECR call failed for repository {module.params['repository']}")
-    module.exit_json(**result)
+    finish(module, lambda: ensure_image(module, client), f"ECR call failed for repository {module.params['repository']}")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -114,19 +116,16 @@ changes:
   description: What changed (or would change) - code, configuration, tags, concurrency, version, alias.
   returned: always
   type: list
+  elements: str
 """
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 
 IMAGE_RE = re.compile(
     r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)/(?P<repository>[a-z0-9._/-]+?)"
@@ -134,7 +133,8 @@ IMAGE_RE = re.compile(
 )
 DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 LIMITS = {"memory": (128, 10240, "MB"), "timeout": (1, 900, "seconds"), "ephemeral_storage": (512, 10240, "MB")}
-
+MASK = "(set)"
+WAIT_PAUSE = 1  # seconds between waiter polls: updates of an image function take seconds
 
 
 def validate(params):
@@ -156,11 +156,9 @@ def validate(params):
 def resolve_image(ecr, match):
     """(digest, uri by digest); a tag is resolved in ECR, a digest must exist there."""
     reference = {"imageDigest": match.group("digest")} if match.group("digest") else {"imageTag": match.group("tag")}
-    try:
-        images = ecr.batch_get_image(registryId=match.group("account"), repositoryName=match.group("repository"),
-                                     imageIds=[reference], aws_retry=True)["images"]
-    except is_boto3_error_code("RepositoryNotFoundException"):
-        images = []
+    found = get_or_none(ecr.batch_get_image, missing="RepositoryNotFoundException", registryId=match.group("account"),
+                        repositoryName=match.group("repository"), imageIds=[reference])
+    images = (found or {}).get("images") or []
     if not images:
         what = f"tag {match.group('tag')}" if "imageTag" in reference else f"digest {match.group('digest')}"
         raise InputError(f"{what} does not exist in ECR repository {match.group('repository')}: "
@@ -172,14 +170,14 @@ def resolve_image(ecr, match):
 def resolve_role(module, iam, role, account):
     """The role's ARN. In check mode a role the same play would create is only a warning."""
     name = role.rsplit("/", 1)[-1] if role.startswith("arn:") else role
-    try:
-        return iam.get_role(RoleName=name, aws_retry=True)["Role"]["Arn"]
-    except is_boto3_error_code("NoSuchEntity"):
-        if module.check_mode:
-            module.warn(f"role {role} does not exist (yet): a real run fails unless it is created first")
-            return role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{name}"
-        raise InputError(f"role {role} does not exist: create it first (playbooks/create_function.yml creates "
-                         "naver-sms-automation-lambda-role) or give an existing role") from None
+    found = get_or_none(iam.get_role, missing="NoSuchEntity", RoleName=name)
+    if found:
+        return found["Role"]["Arn"]
+    if module.check_mode:
+        module.warn(f"role {role} does not exist (yet): a real run fails unless it is created first")
+        return role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{name}"
+    raise InputError(f"role {role} does not exist: create it first (playbooks/create_function.yml creates "
+                     "naver-sms-automation-lambda-role) or give an existing role")
 
 
 def digest_of(code, config):
@@ -190,9 +188,8 @@ def digest_of(code, config):
     return f"sha256:{sha}" if sha else None
 
 
-def config_view(config, environment_masked=True):
-    """The comparable configuration of a function (or a desired one)."""
-    env = (config.get("Environment") or {}).get("Variables") or {}
+def config_view(config):
+    """The comparable configuration of a function (or a desired one), environment values included."""
     return {
         "role": config.get("Role"),
         "memory": config.get("MemorySize"),
@@ -200,8 +197,13 @@ def config_view(config, environment_masked=True):
         "description": config.get("Description") or "",
         "architecture": (config.get("Architectures") or ["x86_64"])[0],
         "ephemeral_storage": (config.get("EphemeralStorage") or {}).get("Size", 512),
-        "environment": {k: "(set)" for k in env} if environment_masked else dict(env),
+        "environment": dict((config.get("Environment") or {}).get("Variables") or {}),
     }
+
+
+def masked(view):
+    """A view fit to show: environment values replaced by "(set)" (they may be secrets)."""
+    return dict(view, environment={key: MASK for key in view.get("environment") or {}}) if view else view
 
 
 def desired_config(params, role_arn):
@@ -213,22 +215,8 @@ def desired_config(params, role_arn):
     }
 
 
-def get_function(client, name):
-    try:
-        return client.get_function(FunctionName=name, aws_retry=True)
-    except is_boto3_error_code("ResourceNotFoundException"):
-        return None
-
-
-def get_alias(client, name, alias):
-    try:
-        return client.get_alias(FunctionName=name, Name=alias, aws_retry=True)
-    except is_boto3_error_code("ResourceNotFoundException"):
-        return None
-
-
-def wait(client, waiter, name, timeout):
-    client.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": max(1, timeout)})
+def wait(client, waiter, timeout, **target):
+    client.get_waiter(waiter).wait(WaiterConfig=custom_waiter_config(timeout, default_pause=WAIT_PAUSE), **target)
 
 
 def same_config(have, want):
@@ -251,34 +239,31 @@ def ensure_function(module, client, ecr, iam):
     role_arn = resolve_role(module, iam, params["role"], match.group("account"))
     name, wanted = params["name"], desired_config(params, role_arn)
     wanted_view = config_view(wanted)
-    wait_s = params["wait_timeout"]
 
-    current = get_function(client, name)
+    current = get_or_none(client.get_function, FunctionName=name)
     changes, version = [], None
     before = None
     if current is None:
         changes += ["create"]
     else:
         config = current["Configuration"]
-        before = dict(config_view(config), digest=digest_of(current.get("Code"), config),
-                      tags=current.get("Tags") or {},
-                      reserved_concurrency=(current.get("Concurrency") or {}).get("ReservedConcurrentExecutions"))
         if config.get("PackageType") != "Image":
             raise InputError(f"function {name} exists as a {config.get('PackageType')} function; "
                              "it cannot become an image function: delete it or choose another name")
         have_view = config_view(config)
+        before = dict(have_view, digest=digest_of(current.get("Code"), config), tags=current.get("Tags") or {},
+                      reserved_concurrency=(current.get("Concurrency") or {}).get("ReservedConcurrentExecutions"))
         if before["digest"] != digest or have_view["architecture"] != wanted_view["architecture"]:
             changes.append("code")
         if not same_config(dict(have_view, architecture=None), dict(wanted_view, architecture=None)):
             changes.append("configuration")
-        if before["tags"] != params["tags"]:
+        if any(compare_aws_tags(before["tags"], params["tags"], purge_tags=True)):
             changes.append("tags")
         if before["reserved_concurrency"] != params["reserved_concurrency"]:
             changes.append("concurrency")
-    alias = get_alias(client, name, params["alias"]) if current else None
+    alias = get_or_none(client.get_alias, FunctionName=name, Name=params["alias"]) if current else None
     publish = "create" in changes or "code" in changes or "configuration" in changes
-    if not publish and (alias is None or not version_matches(client, name, alias["FunctionVersion"], digest,
-                                                              wanted_view)):
+    if not publish and not (alias and version_matches(client, name, alias["FunctionVersion"], digest, wanted_view)):
         publish = True  # a half-done earlier run: $LATEST is right, the alias is not
     if publish:
         changes += ["version", "alias"]
@@ -287,7 +272,7 @@ def ensure_function(module, client, ecr, iam):
 
     function_arn = current["Configuration"]["FunctionArn"] if current else None
     if not check_mode and changes:
-        function_arn, version = apply(client, params, current, changes, wanted, image_uri, version, wait_s)
+        function_arn, version = apply(client, params, current, changes, wanted, image_uri, version)
 
     after = dict(wanted_view, digest=digest, tags=params["tags"], reserved_concurrency=params["reserved_concurrency"])
     result = {
@@ -300,34 +285,32 @@ def ensure_function(module, client, ecr, iam):
         "image_uri": image_uri,
     }
     if module._diff:
-        result["diff"] = {"before": before or {}, "after": after}
+        result["diff"] = {"before": masked(before) or {}, "after": masked(after)}
     return result
 
 
-def apply(client, params, current, changes, wanted, image_uri, version, wait_s):
-    name = params["name"]
+def apply(client, params, current, changes, wanted, image_uri, version):
+    name, wait_s = params["name"], params["wait_timeout"]
     if current is None:
         extra = {"Tags": params["tags"]} if params["tags"] else {}
         created = client.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": image_uri},
                                          Publish=False, aws_retry=True, **wanted, **extra)
         function_arn = created["FunctionArn"]
-        wait(client, "function_active_v2", name, wait_s)
+        wait(client, "function_active_v2", wait_s, FunctionName=name)
     else:
         function_arn = current["Configuration"]["FunctionArn"]
         if "configuration" in changes:
             settable = {k: v for k, v in wanted.items() if k != "Architectures"}  # that one goes with the code
             client.update_function_configuration(FunctionName=name, aws_retry=True, **settable)
-            wait(client, "function_updated_v2", name, wait_s)
+            wait(client, "function_updated_v2", wait_s, FunctionName=name)
         if "code" in changes:
             client.update_function_code(FunctionName=name, ImageUri=image_uri, Architectures=wanted["Architectures"],
                                         aws_retry=True)
-            wait(client, "function_updated_v2", name, wait_s)
+            wait(client, "function_updated_v2", wait_s, FunctionName=name)
         if "tags" in changes:
-            have = current.get("Tags") or {}
-            stale = [k for k in have if k not in params["tags"]]
+            fresh, stale = compare_aws_tags(current.get("Tags") or {}, params["tags"], purge_tags=True)
             if stale:
                 client.untag_resource(Resource=function_arn, TagKeys=stale, aws_retry=True)
-            fresh = {k: v for k, v in params["tags"].items() if have.get(k) != v}
             if fresh:
                 client.tag_resource(Resource=function_arn, Tags=fresh, aws_retry=True)
     if "concurrency" in changes or (current is None and params["reserved_concurrency"] is not None):
@@ -338,8 +321,8 @@ def apply(client, params, current, changes, wanted, image_uri, version, wait_s):
                                             ReservedConcurrentExecutions=params["reserved_concurrency"])
     if "version" in changes:
         version = client.publish_version(FunctionName=name, aws_retry=True)["Version"]
-        wait(client, "function_active_v2", name, wait_s)
-        if get_alias(client, name, params["alias"]) is None:
+        wait(client, "published_version_active", wait_s, FunctionName=name, Qualifier=version)
+        if get_or_none(client.get_alias, FunctionName=name, Name=params["alias"]) is None:
             client.create_alias(FunctionName=name, Name=params["alias"], FunctionVersion=version, aws_retry=True)
         else:
             client.update_alias(FunctionName=name, Name=params["alias"], FunctionVersion=version, aws_retry=True)
@@ -364,18 +347,10 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     retry = retry_decorator(["ResourceConflictException"])
-    try:
-        validate(module.params)
-        result = ensure_function(module, module.client("lambda", retry_decorator=retry),
-                                 module.client("ecr", retry_decorator=retry), module.client("iam", retry_decorator=retry))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except botocore.exceptions.WaiterError as exc:
-        module.fail_json(msg=f"function {module.params['name']} did not become ready: {exc}; "
-                             "see its State/LastUpdateStatusReason (aws lambda get-function)")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"Lambda call failed for function {module.params['name']}")
-    module.exit_json(**result)
+    clients = [module.client(service, retry_decorator=retry) for service in ("lambda", "ecr", "iam")]
+    finish(module, lambda: ensure_function(module, *clients),
+           f"Lambda call failed for function {module.params['name']} (a wait: see its State/LastUpdateStatusReason "
+           "with aws lambda get-function)")
 
 
 if __name__ == "__main__":

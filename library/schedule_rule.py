@@ -8,9 +8,9 @@ DOCUMENTATION = r"""
 module: schedule_rule
 short_description: One EventBridge schedule rule with exactly one target and its mode input
 description:
-  - Ensures an EventBridge rule with O(schedule), O(state) and O(description), and exactly one target
+  - 'Ensures an EventBridge rule with O(schedule), O(state) and O(description), and exactly one target
     (O(target_arn)) whose constant input is C({"mode": "shadow"}) or C({"mode": "live"}). Other targets of
-    the rule are removed.
+    the rule are removed.'
   - When the target is a Lambda function (or alias), also ensures the resource policy statement that
     lets this rule invoke it (O(lambda_permission)).
   - Compares before writing - a rerun makes no write call. Check mode and diff.
@@ -55,6 +55,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+author:
+  - Cutover maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -76,25 +78,41 @@ changes:
   description: What changed (or would) - rule, target, extra_targets_removed, permission.
   returned: always
   type: list
+  elements: str
+name:
+  description: Rule name.
+  returned: always
+  type: str
+state:
+  description: Rule state afterwards (O(state)).
+  returned: always
+  type: str
+schedule:
+  description: Schedule expression afterwards.
+  returned: always
+  type: str
+mode:
+  description: Mode in the target's constant input afterwards.
+  returned: always
+  type: str
+target_arn:
+  description: ARN of the rule's one target.
+  returned: always
+  type: str
 """
 
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 
 NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]+$")
 MAX_NAME = 64
-
+RETRY = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
 
 
 def validate(params):
@@ -115,21 +133,11 @@ def wanted_input(mode):
 
 
 def describe_rule(client, name):
-    try:
-        return client.describe_rule(Name=name, aws_retry=True)
-    except is_boto3_error_code("ResourceNotFoundException"):
-        return None
+    return get_or_none(client.describe_rule, Name=name)
 
 
 def rule_targets(client, name):
-    targets, token = [], None
-    while True:
-        kwargs = {"NextToken": token} if token else {}
-        resp = client.list_targets_by_rule(Rule=name, aws_retry=True, **kwargs)
-        targets += resp.get("Targets", [])
-        token = resp.get("NextToken")
-        if not token:
-            return targets
+    return paginated_query_with_retries(client, "list_targets_by_rule", retry_decorator=RETRY, Rule=name)["Targets"]
 
 
 def _input_of(target):
@@ -144,12 +152,11 @@ def statement_id(rule_name):
 
 
 def permission_present(lam, target_arn, sid, rule_arn):
-    function, _, qualifier = _split_function(target_arn)
-    try:
-        policy = json.loads(lam.get_policy(FunctionName=function, aws_retry=True,
-                                           **({"Qualifier": qualifier} if qualifier else {}))["Policy"])
-    except is_boto3_error_code("ResourceNotFoundException"):
+    function, _unqualified, qualifier = _split_function(target_arn)
+    found = get_or_none(lam.get_policy, FunctionName=function, **({"Qualifier": qualifier} if qualifier else {}))
+    if found is None:
         return False
+    policy = json.loads(found["Policy"])
     for statement in policy.get("Statement", []):
         if statement.get("Sid") != sid:
             continue
@@ -202,12 +209,9 @@ def ensure_rule(module, client, lam):
             client.put_targets(Rule=name, aws_retry=True, Targets=[
                 {"Id": params["target_id"], "Arn": params["target_arn"], "Input": json.dumps(want_target["Input"])}])
         if "permission" in changes:
-            function, _, qualifier = _split_function(params["target_arn"])
+            function, _unqualified, qualifier = _split_function(params["target_arn"])
             kwargs = {"Qualifier": qualifier} if qualifier else {}
-            try:
-                lam.remove_permission(FunctionName=function, StatementId=sid, aws_retry=True, **kwargs)
-            except is_boto3_error_code("ResourceNotFoundException"):
-                pass
+            get_or_none(lam.remove_permission, FunctionName=function, StatementId=sid, **kwargs)  # gone is fine
             lam.add_permission(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction",
                                Principal="events.amazonaws.com", SourceArn=rule_arn, aws_retry=True, **kwargs)
 
@@ -234,15 +238,8 @@ def main():
         lambda_permission=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    retry = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
-    try:
-        result = ensure_rule(module, module.client("events", retry_decorator=retry),
-                             module.client("lambda", retry_decorator=retry))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"EventBridge call failed for rule {module.params['name']}")
-    module.exit_json(**result)
+    events, lam = (module.client(service, retry_decorator=RETRY) for service in ("events", "lambda"))
+    finish(module, lambda: ensure_rule(module, events, lam), f"EventBridge call failed for rule {module.params['name']}")
 
 
 if __name__ == "__main__":

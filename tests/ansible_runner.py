@@ -11,6 +11,18 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+# Fail closed: a module that does not get the inventory's endpoint_url (one missing from the action
+# group cutover.local.aws in collections/ansible_collections/cutover/local/meta/runtime.yml) falls back
+# to these: a loopback port where nothing listens, and no shared config or profile, so it can never
+# reach real AWS from the test inventory. Modules in the group get endpoint_url as a parameter, which
+# wins over AWS_ENDPOINT_URL. Production runs (the operator's shell) never have these set.
+BLACKHOLE_ENDPOINT = "http://127.0.0.1:9"
+TEST_AWS_ENV = {
+    "AWS_ENDPOINT_URL": BLACKHOLE_ENDPOINT,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
 
 @dataclass
 class PlaybookRun:
@@ -72,6 +84,9 @@ def run_playbook(
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}{os.pathsep}{full_env.get('PATH', '')}",
     )
+    if inventory == "test":
+        full_env.update(TEST_AWS_ENV)
+        full_env.pop("AWS_PROFILE", None)
     full_env.update(env or {})
     proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=full_env, capture_output=True, text=True, timeout=timeout)
     try:

@@ -12,6 +12,7 @@ import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import yaml
 from ansible.module_utils.testing import patch_module_args
 
 import module_utils.cutover as _cutover
@@ -47,4 +48,49 @@ def run_module(name: str, args: dict, endpoint: str, check: bool = False, diff: 
         except SystemExit:
             pass
     text = out.getvalue()
-    return json.loads(text[text.index("{"):])
+    result = json.loads(text[text.index("{"):])
+    if not result.get("failed"):
+        assert undocumented_keys(name, result) == [], f"{name} returned keys its RETURN does not document"
+    return result
+
+
+# Keys every module result may carry that RETURN does not list (Ansible's own).
+COMMON_RESULT_KEYS = {"changed", "failed", "msg", "diff", "invocation", "warnings", "deprecations", "skipped"}
+
+
+def undocumented_keys(name: str, result: dict) -> list[str]:
+    """Top-level keys of a module result that its RETURN does not document."""
+    documented = set(yaml.safe_load(_load(name).RETURN) or {})
+    return sorted(set(result) - documented - COMMON_RESULT_KEYS)
+
+
+def library_modules() -> list[str]:
+    """Names of the custom modules in library/."""
+    return sorted(path.stem for path in (PROJECT_DIR / "library").glob("*.py") if not path.name.startswith("_"))
+
+
+class _Captured(Exception):
+    pass
+
+
+def argument_spec(name: str) -> dict:
+    """The full argument_spec the module gives AnsibleAWSModule (amazon.aws's common options included),
+    captured by calling main() with the module class stubbed: no AWS call, no argument parsing."""
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
+
+    module = _load(name)
+    seen = {}
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise _Captured()
+
+    original = module.AnsibleAWSModule
+    module.AnsibleAWSModule = capture
+    try:
+        module.main()
+    except _Captured:
+        pass
+    finally:
+        module.AnsibleAWSModule = original
+    return dict(aws_argument_spec(), **seen["argument_spec"])

@@ -121,10 +121,14 @@ def test_seed_without_emulator_says_what_to_do():
 
 
 def test_seed_playbook_seeds_on_test_and_refuses_production(emulator, aws):
+    check = run_playbook("seed_world.yml", check=True)
+    assert check.rc == 0 and check.changed == 1, check.stdout[-3000:]
+    assert aws("lambda").list_functions()["Functions"] == []
     first = run_playbook("seed_world.yml")
     assert first.rc == 0 and first.changed == 1, first.stdout[-3000:]
     second = run_playbook("seed_world.yml")
     assert second.rc == 0 and second.changed == 0, second.stdout[-3000:]
+    assert run_playbook("seed_world.yml", check=True).changed == 0
 
     aws("lambda").delete_function(FunctionName="naverplace_send_inform")
     prod = run_playbook("seed_world.yml", inventory="production", extra_vars={"change_ticket": "CHG1"},

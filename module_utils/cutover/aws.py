@@ -1,24 +1,54 @@
-"""Small AWS helpers shared by the custom modules (not part of the pure core).
+"""AWS plumbing shared by the custom modules (not part of the pure core: the core never imports it).
 
-The pure core (compare, schedule, gate) must never import this file.
+How a module uses it (library/schedule_rule.py is the model)::
+
+    from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
+
+    def ensure_x(module, client):                     # plain function: reads, plans, writes
+        rule = get_or_none(client.describe_rule, Name=name)   # None when AWS says "not found"
+        ...
+        if bad_input:
+            raise InputError("what is wrong and what to do")  # before any mutating call
+        return {"changed": ..., ...}
+
+    def main():
+        module = AnsibleAWSModule(argument_spec=..., supports_check_mode=True)
+        client = module.client("events", retry_decorator=retry_decorator(["ConcurrentModificationException"]))
+        finish(module, lambda: ensure_x(module, client), f"EventBridge call failed for rule {name}")
+
+- ``finish`` is the one error path: InputError -> ``fail_json(msg)``; a botocore waiter that gave up or
+  any other botocore error -> ``fail_json_aws`` (message, error code, request id); else
+  ``exit_json(**result)``.
+- ``get_or_none`` is the one "read it, or None when it does not exist" pattern (pass the service's
+  not-found codes when they are not ``ResourceNotFoundException``).
+- ``retry_decorator(extra)`` adds only the codes that ``AWSRetry.jittered_backoff()`` misses; pass
+  per service the codes that mean "try again" there (``ResourceConflictException`` for Lambda).
+- Waiters: ``client.get_waiter(name).wait(..., WaiterConfig=custom_waiter_config(timeout))`` from
+  amazon.aws ``module_utils.waiter``; paging: ``paginated_query_with_retries`` from
+  ``module_utils.botocore``; tags: ``compare_aws_tags`` from ``module_utils.tagging``.
 """
 from __future__ import annotations
 
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-# jittered_backoff() does not retry these by default (see DESIGN.md, "Retries").
+# Transient codes AWSRetry.jittered_backoff() does not retry by default (it already retries
+# RequestLimitExceeded, Unavailable, ServiceUnavailable, InternalFailure, InternalError,
+# TooManyRequestsException and Throttling); see DESIGN.md, "Retries".
 RETRY_ERROR_CODES = [
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "InternalServerError",
-    "InternalFailure",
-    "InternalServiceError",
-    "ServerException",
+    "ThrottlingException",  # ECR, EventBridge, Logs, Secrets Manager, DynamoDB
+    "ServiceUnavailableException",  # 503 of the JSON services
+    "InternalServerError",  # DynamoDB, ECR 500
+    "ServiceException",  # Lambda 500
+    "ServerException",  # ECR 500
+    "InternalServiceError",  # 500 of some JSON services
 ]
+NOT_FOUND = "ResourceNotFoundException"
 
 
 class InputError(Exception):
@@ -31,3 +61,24 @@ def retry_decorator(extra_codes: list[str] | None = None):
         retries=10, delay=1, max_delay=20,
         catch_extra_error_codes=RETRY_ERROR_CODES + list(extra_codes or []),
     )
+
+
+def get_or_none(call, *, missing=NOT_FOUND, **kwargs):
+    """``call(**kwargs)`` with retries, or None when AWS answers one of the ``missing`` codes."""
+    try:
+        return call(aws_retry=True, **kwargs)
+    except is_boto3_error_code(missing):
+        return None
+
+
+def finish(module, ensure, failed_call: str):
+    """Run ``ensure()`` and exit the module with its result; the one error path of every module."""
+    try:
+        result = ensure()
+    except InputError as exc:
+        module.fail_json(msg=str(exc))
+    except botocore.exceptions.WaiterError as exc:
+        module.fail_json_aws(exc, msg=f"{failed_call}: gave up waiting")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg=failed_call)
+    module.exit_json(**result)

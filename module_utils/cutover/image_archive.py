@@ -122,7 +122,7 @@ def _normalize(name: str) -> str:
 
 
 def _blob_member(digest: str) -> str:
-    algo, _, hexpart = digest.partition(":")
+    algo, _colon, hexpart = digest.partition(":")
     return f"blobs/{algo}/{hexpart}"
 
 
@@ -265,7 +265,7 @@ class ImageArchive:
     def platforms(self) -> list[str]:
         """Every platform the archive holds (sorted)."""
         if self.layout == "oci":
-            return sorted({plat for plat, _ in self._oci_candidates()})
+            return sorted({plat for plat, _entry in self._oci_candidates()})
         return [self._classic_entry()[1]]
 
     def image(self, platform: str | None = None) -> PlatformImage:
@@ -444,7 +444,7 @@ def _dump(obj: dict) -> bytes:
 
 
 def _select(path: str, candidates: list[tuple[str, dict]], platform: str | None):
-    names = sorted({name for name, _ in candidates})
+    names = sorted({name for name, _descriptor in candidates})
     if platform:
         matches = [c for c in candidates if _platform_matches(platform, c[0])]
         if len(matches) == 1 or (matches and len({m[0] for m in matches}) == 1):

@@ -114,7 +114,7 @@ def _span(low: int, high: int, first: int, last: int, step: int) -> list:
 
 def _plain(expression: str, index: int, item: str) -> list:
     low, high = BOUNDS[index]
-    base, _, step_text = item.partition("/")
+    base, _slash, step_text = item.partition("/")
     step = 1
     if "/" in item:
         if not step_text.isdigit() or int(step_text) == 0:
@@ -123,7 +123,7 @@ def _plain(expression: str, index: int, item: str) -> list:
     if base == "*":
         return _span(low, high, low, high, step)
     if "-" in base:
-        first_text, _, last_text = base.partition("-")
+        first_text, _dash, last_text = base.partition("-")
         first, last = _number(expression, index, first_text), _number(expression, index, last_text)
         if first > last and index in (2, 5):
             raise _fail(expression, f"{FIELD_NAMES[index]} range {base!r} runs backwards")
@@ -198,7 +198,7 @@ def _parse_dow(expression: str, text: str) -> DayOfWeek:
         if upper == "L":
             days.add(7)
         elif "#" in item:
-            wd_text, _, n_text = item.partition("#")
+            wd_text, _hash, n_text = item.partition("#")
             if not n_text.isdigit() or not 1 <= int(n_text) <= 5:
                 raise _fail(expression, f"day-of-week {item!r}: the number after # is 1-5 (3#2 = second Tuesday)")
             nth.add((_number(expression, 4, wd_text), int(n_text)))

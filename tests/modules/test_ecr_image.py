@@ -190,11 +190,17 @@ def test_bad_archives_fail_clearly_without_any_call(proxy, archives, case, extra
 def test_version_tag_on_another_digest_and_unknown_source_tag_fail_without_writing(proxy, archives):
     from tests.module_runner import run_module
 
-    assert not push(proxy.url, archives["other"], tags=["v1.0.0"]).get("failed")
+    there = push(proxy.url, archives["other"], tags=["v1.0.0"])
+    assert not there.get("failed")
     proxy.clear()
     result = push(proxy.url, archives["oci"], tags=["v1.0.0", "latest"])
-    assert result.get("failed") and "tag v1.0.0 already points at sha256:" in result["msg"], result
+    assert result.get("failed") and f"tag v1.0.0 already points at {there['digest']}" in result["msg"], result
     assert "bump the version, or set force: true" in result["msg"]
     promote = run_module("ecr_image", {"repository": REPO, "source_image": "v9.9.9", "tags": ["x1"]}, proxy.url)
     assert promote.get("failed") and "source_image v9.9.9 does not exist" in promote["msg"]
     assert operations(proxy, mutating_only=True) == []
+    # the message also names the digest this archive pushes (AWS: sha256 of the manifest), so the operator can
+    # tell the two builds apart
+    pushed = push(proxy.url, archives["oci"], tags=["v1.0.1"])
+    assert pushed["manifest_digest"] != there["manifest_digest"]
+    assert f"this archive is {pushed['manifest_digest']}" in result["msg"], result

@@ -108,3 +108,29 @@ def test_bad_input_fails_clearly_without_writing(request, proxy, overrides, mess
     result = apply(proxy.url, **overrides)
     assert result.get("failed") and message in result["msg"], result
     assert operations(proxy, mutating_only=True) == []
+
+
+def test_a_changed_environment_value_is_applied_and_never_shown(emulator, aws, world):
+    apply(emulator, environment={"DEBUG": "1"})
+    changed = apply(emulator, environment={"DEBUG": "0"}, diff=True)
+    assert changed["changes"] == ["configuration", "version", "alias"], changed
+    variables = aws("lambda").get_function(FunctionName=FUNCTION)["Configuration"]["Environment"]["Variables"]
+    assert variables == {"DEBUG": "0"}
+    shown = json.dumps({k: v for k, v in changed.items() if k != "invocation"})  # the input, shown at -vvv only
+    assert changed["diff"]["after"]["environment"] == {"DEBUG": "(set)"} and '"0"' not in shown, shown
+    assert changed["diff"]["before"]["environment"] == {"DEBUG": "(set)"} and '"1"' not in shown, shown
+    assert not apply(emulator, environment={"DEBUG": "0"})["changed"]
+
+
+def test_waits_for_the_published_version_before_moving_the_alias(proxy, aws, world):
+    apply(proxy.url)
+    proxy.clear()
+    # the published version's configuration answers Pending twice, $LATEST is ready at once
+    proxy.script(r"^GET /2015-03-31/functions/[^/]+/configuration$", "pending", count=2)
+    result = apply(proxy.url, image=f"{REGISTRY}/{REPO}:v1.0.1")
+    assert result["changed"] and not result.get("failed") and result["version"] == "2", result
+    ops = [(c["operation"], c["fault"]) for c in proxy.calls()]
+    publish = next(i for i, (op, _) in enumerate(ops) if op.startswith("POST") and op.endswith("/versions"))
+    alias = next(i for i, (op, _) in enumerate(ops) if op.startswith("PUT") and "/aliases/" in op)
+    waited = [fault for op, fault in ops[publish:alias] if op.endswith("/configuration")]
+    assert waited == ["pending", "pending", None], ops
