@@ -274,18 +274,18 @@ def total(points, how):
 
 # ----------------------------------------------------------------------------- AWS reads
 def read_image(ecr, repository, tags, expected):
+    """The digest ECR holds under each tag (one DescribeImages per tag: a missing tag is an answer, not an error)."""
     image = {"repository": repository, "tags": dict.fromkeys(tags), "expected_digest": expected or None}
-    try:
-        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": t} for t in tags],
-                                    acceptedMediaTypes=["application/vnd.docker.distribution.manifest.v2+json",
-                                                        "application/vnd.oci.image.manifest.v1+json"],
-                                    aws_retry=True)
-    except is_boto3_error_code("RepositoryNotFoundException"):
-        return dict(image, repository_missing=True)
-    for item in found.get("images", []):
-        tag = (item.get("imageId") or {}).get("imageTag")
-        if tag in image["tags"]:
-            image["tags"][tag] = item["imageId"].get("imageDigest")
+    for tag in tags:
+        try:
+            found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}], aws_retry=True)
+        except is_boto3_error_code("RepositoryNotFoundException"):
+            return dict(image, repository_missing=True)
+        except is_boto3_error_code("ImageNotFoundException"):
+            continue
+        for detail in found.get("imageDetails", []):
+            if tag in (detail.get("imageTags") or []):
+                image["tags"][tag] = detail.get("imageDigest")
     return image
 
 
