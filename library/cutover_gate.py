@@ -211,7 +211,6 @@ evidence:
 """
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
 
 try:
@@ -225,7 +224,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible.module_utils.cutover import gate
 from ansible.module_utils.cutover.aws import retry_decorator
 
-DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 NOT_OFFERED = ("NotImplemented", "NotImplementedError", "InvalidAction", "UnknownOperationException", "500")
 COMPARISON_STATS = {"executions": ("executions_compared", "Sum"), "match_min": ("match_percentage", "Minimum"),
                     "discrepancies_max": ("discrepancies", "Maximum")}
@@ -289,14 +287,6 @@ def read_image(ecr, repository, tags, expected):
     return image
 
 
-def digest_of(code, config):
-    match = DIGEST_RE.search((code or {}).get("ImageUri", ""))
-    if match:
-        return match.group(1)
-    sha = (config or {}).get("CodeSha256")
-    return f"sha256:{sha}" if sha else None
-
-
 def read_function(lam, name, alias):
     try:
         found = lam.get_function(FunctionName=name, aws_retry=True)
@@ -304,7 +294,7 @@ def read_function(lam, name, alias):
         return {"exists": False}, {"name": alias, "exists": False}
     config = found["Configuration"]
     function = {"exists": True, "state": config.get("State", "Active"), "package_type": config.get("PackageType"),
-                "digest": digest_of(found.get("Code"), config), "timeout_s": config.get("Timeout"),
+                "digest": gate.function_digest(found.get("Code"), config), "timeout_s": config.get("Timeout"),
                 "arn": config.get("FunctionArn")}
     try:
         found_alias = lam.get_alias(FunctionName=name, Name=alias, aws_retry=True)
@@ -313,7 +303,7 @@ def read_function(lam, name, alias):
     version = found_alias.get("FunctionVersion")
     at_version = lam.get_function(FunctionName=name, Qualifier=version, aws_retry=True)
     return function, {"name": alias, "exists": True, "version": version,
-                      "digest": digest_of(at_version.get("Code"), at_version.get("Configuration"))}
+                      "digest": gate.function_digest(at_version.get("Code"), at_version.get("Configuration"))}
 
 
 def read_rule(events, name):

@@ -18,28 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
+from module_utils.cutover.gate import function_digest
 from module_utils.cutover.schedule import slot_start
 from rehearsal import handlers
 from rehearsal.bookings import BookingSource
 from rehearsal.config import Config
 from rehearsal.scheduler import Scheduler
 
-DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 PAYLOAD = {"mode": "shadow"}
-
-
-def _digest(found: dict) -> str | None:
-    match = DIGEST_RE.search((found.get("Code") or {}).get("ImageUri", ""))
-    if match:
-        return match.group(1)
-    sha = (found.get("Configuration") or {}).get("CodeSha256")
-    return f"sha256:{sha}" if sha else None
 
 
 def probe(cfg: Config | None = None, function: str | None = None, alias: str = "live", fault: str | None = None,
@@ -52,7 +43,8 @@ def probe(cfg: Config | None = None, function: str | None = None, alias: str = "
     lam = scheduler.client("lambda")
     try:
         version = lam.get_alias(FunctionName=function, Name=alias)["FunctionVersion"]
-        result["digest"] = _digest(lam.get_function(FunctionName=function, Qualifier=version))
+        found = lam.get_function(FunctionName=function, Qualifier=version)
+        result["digest"] = function_digest(found.get("Code"), found.get("Configuration"))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise

@@ -30,6 +30,7 @@ Measurements (keys of ``measured``; a key that is absent or None means "could no
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone
 
 DECISIONS = ("parallel", "cutover", "decommission")
@@ -55,6 +56,19 @@ DEFAULTS = {
     "expires_in_hours": {"parallel": None, "cutover": 24, "decommission": None},
     "probe_mode": "run",  # run (test inventory: a probe invoke measured) | acknowledge (production)
 }
+
+
+DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
+
+
+def function_digest(code, config):
+    """The image digest a function (version) runs, from GetFunction's ``Code.ImageUri`` or ``CodeSha256``
+    (never ``ResolvedImageUri``, malformed on the emulator)."""
+    match = DIGEST_RE.search((code or {}).get("ImageUri", ""))
+    if match:
+        return match.group(1)
+    sha = (config or {}).get("CodeSha256")
+    return f"sha256:{sha}" if sha else None
 
 
 class GateInputError(ValueError):
@@ -246,15 +260,24 @@ def _new_rule(measured):
                      "" if ok else "the new rule would reach customers: disable it or set its input to shadow")
 
 
-def _alarms_present(measured):
+def _alarm_names(measured, name, required):
+    """-> (the inconclusive criterion when the alarms are unknown or none is named, else None; names)."""
     alarms = measured.get("alarms")
-    required = "every monitoring alarm present"
     if alarms is None:
-        return criterion("monitoring alarms present", "not measured", required, None, "CloudWatch was not read")
+        return criterion(name, "not measured", required, None, "CloudWatch was not read"), []
     names = list(alarms.get("names") or [])
     if not names:
-        return criterion("monitoring alarms present", "no alarm named", required, None,
-                         "cutover_monitoring_alarms is empty: run monitoring.yml and name its alarms")
+        return criterion(name, "no alarm named", required, None,
+                         "cutover_monitoring_alarms is empty: run monitoring.yml and name its alarms"), []
+    return None, names
+
+
+def _alarms_present(measured):
+    required = "every monitoring alarm present"
+    unknown, names = _alarm_names(measured, "monitoring alarms present", required)
+    if unknown:
+        return unknown
+    alarms = measured["alarms"]
     missing = [n for n in names if n not in (alarms.get("states") or {})]
     return criterion("monitoring alarms present", f"{len(names) - len(missing)} of {len(names)}", required,
                      not missing, f"missing: {', '.join(missing)} (run monitoring.yml)" if missing else "")
@@ -444,15 +467,11 @@ def _lambda_criteria(measured, settings, since=""):
 
 
 def _alarms_now(measured):
-    alarms = measured.get("alarms")
     required = "no alarm in ALARM"
-    if alarms is None:
-        return criterion("no alarm in ALARM now", "not measured", required, None, "CloudWatch was not read")
-    names = list(alarms.get("names") or [])
-    if not names:
-        return criterion("no alarm in ALARM now", "no alarm named", required, None,
-                         "cutover_monitoring_alarms is empty: run monitoring.yml and name its alarms")
-    states = alarms.get("states") or {}
+    unknown, names = _alarm_names(measured, "no alarm in ALARM now", required)
+    if unknown:
+        return unknown
+    states = measured["alarms"].get("states") or {}
     missing = [n for n in names if n not in states]
     firing = [n for n in names if states.get(n) == "ALARM"]
     text = ", ".join(f"{n}={states.get(n, 'missing')}" for n in names)
