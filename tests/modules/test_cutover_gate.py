@@ -113,3 +113,33 @@ def test_dp1_no_go_names_what_is_missing(ready):
         assert result["outcome"] == "no_go", overrides
         criterion = by_name(result)[name]
         assert criterion["status"] == status and reason in criterion["reason"], criterion
+
+
+def test_dp3_replays_alarms_from_their_series_where_alarm_history_is_not_offered(emulator, aws):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    cutover_at = now - timedelta(days=8)
+    cloudwatch = aws("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": FUNCTION}]
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+        {"MetricName": name, "Dimensions": dims, "Timestamp": now - timedelta(days=day), "Value": value}
+        for day in range(1, 8) for name, value in (("Invocations", 72.0), ("Errors", 0.0), ("Duration", 4000.0))])
+    cloudwatch.put_metric_data(Namespace="naver-sms/comparison", MetricData=[
+        {"MetricName": "discrepancies", "Timestamp": now - timedelta(days=2), "Value": 3.0}])
+    cloudwatch.put_metric_alarm(AlarmName=ALARMS[0], Namespace="naver-sms/comparison", MetricName="discrepancies",
+                                Statistic="Maximum", Period=1200, EvaluationPeriods=1, Threshold=0,
+                                ComparisonOperator="GreaterThanThreshold")
+    acks = {"zero_customer_complaints": ACKS["rollback_rehearsed"], "po_approval": ACKS["rollback_rehearsed"]}
+    args = {"decision": "decommission", "function": FUNCTION, "alarms": ALARMS, "acknowledgements": acks,
+            "cutover_at": cutover_at.isoformat(), "rollbacks": []}
+    result = run_module("cutover_gate", args, emulator)
+    criteria = by_name(result)
+    assert result["outcome"] == "no_go", result
+    assert criteria["no alarm went to ALARM since cutover"]["status"] == "fail"
+    assert ALARMS[0] in criteria["no alarm went to ALARM since cutover"]["measured"]
+    assert result["evidence"]["alarms_since"]["source"] == "recomputed from the metric series"
+    assert criteria["error rate since cutover"]["measured"] == "0.00% (0 of 504)"
+    assert criteria["days since cutover"]["status"] == criteria["no rollback recorded"]["status"] == "pass"
+    unknown = by_name(run_module("cutover_gate", dict(args, rollbacks=None, cutover_at=None), emulator))
+    assert unknown["no rollback recorded"]["status"] == unknown["days since cutover"]["status"] == "inconclusive"
