@@ -16,7 +16,7 @@ description:
     C(no_go) - missing evidence never passes.
   - C(parallel) (DP1) - the image digest in ECR under every tag of O(image_tags) (asked of ECR), the
     function C(Active) from that digest with alias O(alias) on a published version of it, the new rule
-    present and C(DISABLED) or with every target input C({"mode": "shadow"}), the alarms O(alarms),
+    present and C(DISABLED) or with every target input in shadow mode, the alarms O(alarms),
     the topics O(alarm_topics) with a confirmed subscription, the dashboard O(dashboard), the backup
     O(backup_name) of O(old_table) C(AVAILABLE), O(new_table) restored from it, the shadow probe
     (O(shadow_probe), or on production the acknowledgement C(shadow_probe) naming the digest).
@@ -128,7 +128,7 @@ options:
   shadow_probe:
     description:
       - Result of the shadow probe measured by the caller (test inventory) - C(deliveries) (SMS the
-        recorder saw from one invoke of the alias with C({"mode": "shadow"})), C(digest) (of the invoked
+        recorder saw from one invoke of the alias in shadow mode), C(digest) (of the invoked
         version), C(source), or C(error).
     type: dict
   probe_mode:
