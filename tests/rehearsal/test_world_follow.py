@@ -43,7 +43,7 @@ def test_a_new_emulator_is_a_new_world(emulator, state_dir, capsys):
     assert list((state_dir / "rehearsal").glob(f"previous-{first['world_id']}*/sens.jsonl"))
 
 
-def test_check_and_status_refuse_a_world_that_is_gone(emulator, state_dir, capsys):
+def test_check_and_status_refuse_a_world_that_is_gone(emulator, state_dir, capsys, monkeypatch):
     assert _cli(capsys, "seed")[0] == 0
     assert _cli(capsys, "run", "--slots", "3", "--start", DAY.isoformat())[0] == 0
 
@@ -54,6 +54,11 @@ def test_check_and_status_refuse_a_world_that_is_gone(emulator, state_dir, capsy
         assert rc == 2, (command, out, err)
         assert "no longer exists" in err and "`python -m rehearsal seed`" in err, err
         assert "invariant" not in out
+
+    monkeypatch.setenv("CUTOVER_EMULATOR_URL", "http://127.0.0.1:9")  # the emulator stopped
+    rc, out, err = _cli(capsys, "check")
+    assert rc == 2 and "no longer exists" in err and "`make emulator`" in err and "invariant" not in out
+    monkeypatch.setenv("CUTOVER_EMULATOR_URL", emulator)
 
     world.seed(emulator)  # seeded by another way (make demo, python -m rehearsal.world seed)
     for command in ("check", "status"):
@@ -83,3 +88,25 @@ def test_the_emulator_holds_the_world_mark(emulator):
     assert world.seed(emulator).world_id == mark  # idempotent
     emu.reset(emulator)
     assert world.seed(emulator).world_id != mark
+
+
+def test_demo_after_the_emulator_was_stopped(emulator, state_dir, tmp_path, capsys):
+    """`make demo`, `make emulator-stop`, `make demo`: the second demo runs in its new world only."""
+    from rehearsal import demo
+
+    demo.step_seed_world()
+    demo.step_legacy_day()
+    first = Scheduler(CFG.__class__()).load()["world_id"]
+    snapshots = tmp_path / "reports" / "comparison" / "state"  # the comparison's state of that world
+    snapshots.mkdir(parents=True)
+    (snapshots / "snapshot-sms.json").write_text("{}")
+
+    emu.reset(emulator)
+    demo.step_seed_world()
+    capsys.readouterr()
+    demo.step_legacy_day()  # raises when the invariant is violated
+    out = capsys.readouterr().out
+    assert "set aside" in out and "invariant OK" in out
+    assert Scheduler(CFG.__class__()).load()["world_id"] == world.world_mark(emulator) != first
+    assert not snapshots.exists()
+    assert list(snapshots.parent.glob(f"state-previous-{first}-*/snapshot-sms.json"))
