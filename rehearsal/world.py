@@ -111,6 +111,8 @@ class Report:
         width = max(len(k) for k, _, _ in self.entries) if self.entries else 0
         lines = [f"{status:8} {kind:{width}} {name}" for kind, name, status in self.entries]
         lines.append(f"{len(self.created)} created, {len(self.entries) - len(self.created)} already present")
+        if self.world_id:
+            lines.append(f"world {self.world_id} (its mark: SSM parameter {WORLD_MARK})")
         return "\n".join(lines)
 
 
@@ -167,14 +169,12 @@ class World:
             return None
 
     def _mark(self, report: Report) -> None:
+        """Not a resource of the legacy world: reported apart from the entries."""
         report.world_id = self.mark() or ""
         if not report.world_id:
             report.world_id = uuid.uuid4().hex[:12]
             self.client("ssm").put_parameter(Name=WORLD_MARK, Value=report.world_id, Type="String",
                                              Description="id of the rehearsal world seeded here")
-            report.add("world mark", f"{WORLD_MARK} = {report.world_id}", True)
-        else:
-            report.add("world mark", f"{WORLD_MARK} = {report.world_id}", False)
 
     def _role(self, report: Report) -> str:
         iam = self.client("iam")
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"created": [list(e) for e in report.created],
+        print(json.dumps({"world_id": report.world_id, "created": [list(e) for e in report.created],
                           "entries": [list(e) for e in report.entries]}, ensure_ascii=False))
     else:
         print(report)
