@@ -316,7 +316,7 @@ def _make_handler(state: ProxyState):
                 state.calls.append(
                     {"service": service, "operation": operation, "mutating": mutating,
                      "method": self.command, "path": self.path.split("?")[0], "fault": fault,
-                     "code": answer.code if answer else None}
+                     "code": answer.code if answer else None, "at": round(time.time(), 3)}
                 )
             if fault in ("drop", "killed"):  # no answer at all: the client sees the connection close
                 self.close_connection = True
