@@ -155,7 +155,7 @@ class Scheduler:
         gone = (f"the rehearsal state in {self.cfg.directory} belongs to world {local or '(unmarked)'}, "
                 "which no longer exists")
         if mark is None:
-            where = (f"the emulator at {self.cfg.url} holds no seeded world" if answers(self.cfg.url)
+            where = (f"the emulator at {self.cfg.url} holds no seeded world:" if answers(self.cfg.url)
                      else f"no emulator answers at {self.cfg.url}: `make emulator`, then")
             raise RehearsalError(f"{gone}; {where} `python -m rehearsal seed` starts a new world "
                                  "(the old state is set aside, not deleted)")
