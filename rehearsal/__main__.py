@@ -8,7 +8,10 @@
     reset                        forget clock, recorders and pending writes (not the emulator)
 
 The emulator URL comes from CUTOVER_EMULATOR_URL, the state from
-CUTOVER_STATE_DIR (default .state/), under its rehearsal/ directory.
+CUTOVER_STATE_DIR (default .state/), under its rehearsal/ directory. That state
+belongs to the world seeded in the emulator (its mark, SSM /rehearsal/world-id):
+after the emulator was stopped or reset, seed and run set the old state aside,
+check and status refuse and name the command to run.
 """
 from __future__ import annotations
 
@@ -40,14 +43,23 @@ def _need_emulator(cfg: Config) -> None:
         raise RehearsalError(f"no emulator answers at {cfg.url}: run `make emulator` first")
 
 
+def _follow_world(cfg: Config, command: str) -> None:
+    """The local state must belong to the emulator's world (see Scheduler.follow_world)."""
+    note = Scheduler(cfg).follow_world(command)
+    if note:
+        print(f"note: {note}", file=sys.stderr if command != "seed" else sys.stdout)
+
+
 def cmd_seed(cfg: Config, args) -> int:
     _need_emulator(cfg)
     print(world.seed(cfg.url))
+    _follow_world(cfg, "seed")
     return 0
 
 
 def cmd_run(cfg: Config, args) -> int:
     _need_emulator(cfg)
+    _follow_world(cfg, "run")
     slots = args.slots if args.slots is not None else args.days * SLOTS_PER_DAY
     summary = Scheduler(cfg).run(slots, start=args.start, seed=args.seed, fault=args.fault,
                                  jitter_s=args.jitter, verbose=args.verbose)
@@ -56,6 +68,7 @@ def cmd_run(cfg: Config, args) -> int:
 
 
 def cmd_check(cfg: Config, args) -> int:
+    _follow_world(cfg, "check")
     report = check_world(cfg)
     if args.json:
         print(json.dumps({"ok": report.ok, "owed": report.owed, "delivered": report.delivered,
@@ -70,12 +83,14 @@ def cmd_check(cfg: Config, args) -> int:
 
 
 def cmd_status(cfg: Config, args) -> int:
+    _follow_world(cfg, "status")
     scheduler = Scheduler(cfg)
     state = scheduler.load()
     if state is None:
         print(f"no rehearsal clock yet in {cfg.directory}")
     else:
-        print(f"clock {state['now']} (started {state['world_start']}, seed {state['seed']}, last fault {state['fault']})")
+        print(f"clock {state['now']} (started {state['world_start']}, seed {state['seed']}, last fault {state['fault']}, "
+              f"world {state.get('world_id')})")
     if emulator.answers(cfg.url):
         for rule in scheduler.read_rules():
             targets = ", ".join(f"{t.function or '?'} mode={t.payload.get('mode', '-')}" for t in rule.targets)

@@ -31,12 +31,16 @@ def step_legacy_day() -> None:
 
     cfg = Config()
     scheduler = Scheduler(cfg)
-    if scheduler.load() is not None:
-        # a previous demo left its flags in the emulator: start again from a clean, seeded world
+    state = scheduler.load()
+    if state is not None and state.get("world_id") == world.world_mark(cfg.url):
+        # a previous demo ran in this very world and left its flags in it: start from a clean, seeded world
         emulator.reset(cfg.url)
         world.seed(cfg.url)
-        scheduler.reset()
-        print("a previous rehearsal was found: emulator reset and the legacy world seeded again")
+        print("a previous rehearsal of this world was found: emulator reset and the legacy world seeded again")
+    note = scheduler.follow_world("seed")  # the state of a world that is gone (emulator stopped) is set aside
+    if note:
+        print(note)
+        _set_aside_comparison_state(state.get("world_id") if state else None)
     summary = scheduler.run(72)
     print(f"simulated {summary['from']} .. {summary['to']}: runs {summary['runs']}, "
           f"{summary['delivered_sms']} SMS delivered, errors {summary['errors'] or 'none'} "
@@ -45,6 +49,27 @@ def step_legacy_day() -> None:
     print(report.summary())
     if not report.ok:
         raise RuntimeError("the legacy day broke the customer invariant: python -m rehearsal check")
+
+
+def _reports_dir() -> Path:
+    if os.environ.get("CUTOVER_REPORTS_DIR"):
+        return Path(os.environ["CUTOVER_REPORTS_DIR"]) / "comparison"
+    return emulator.PROJECT_DIR / "reports" / "comparison"
+
+
+def _set_aside_comparison_state(world_id: str | None) -> None:
+    """The comparison's table snapshots (output_compare's state_dir, default <reports>/state) belong to
+    the world they were taken in: set them aside with the rehearsal state when the world changed.
+
+    Hook for the state bucket: once the comparison keeps its state in the S3 state bucket
+    (cutover_state_bucket), that state lives in the emulator and goes with its world; then only a
+    local copy (if any) needs setting aside here, and this function is where to do it.
+    """
+    state = _reports_dir() / "state"
+    if state.is_dir():
+        aside = state.with_name(f"state-previous-{world_id or 'unmarked'}-{int(time.time())}")
+        state.rename(aside)
+        print(f"the comparison state of the previous world was set aside in {aside}")
 
 
 def _playbook(name: str, *extra: str) -> None:
@@ -107,9 +132,7 @@ def step_compare_slots() -> None:
 
     cfg, scheduler, now = _clock()
     first_shadow = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    reports = emulator.PROJECT_DIR / "reports" / "comparison"
-    if os.environ.get("CUTOVER_REPORTS_DIR"):
-        reports = Path(os.environ["CUTOVER_REPORTS_DIR"]) / "comparison"
+    reports = _reports_dir()
     for _ in range(8):  # each comparison reports the slot settled two slots before
         scheduler.run(1)
         result = compare_slot(now + grace(), reports, cfg)

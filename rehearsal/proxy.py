@@ -1,8 +1,28 @@
 """A recording, fault-injecting HTTP proxy in front of the emulator.
 
 Every request is recorded as (service, operation, mutating) so tests can
-assert that a run made no mutating AWS call. Faults (throttling, 5xx,
-latency) are injected by seed and rate, bounded by ``max_faults``.
+assert that a run made no mutating AWS call. Faults are injected by seed and
+rate, bounded by ``max_faults``; each is answered as the service really
+answers it, in the wire protocol of the request (JSON, rest-json, query/XML,
+rpc-v2-cbor):
+
+- ``throttle``: Lambda 429 ``TooManyRequestsException``; DynamoDB 400
+  ``ProvisionedThroughputExceededException`` or ``ThrottlingException`` (seeded);
+  CloudWatch 400 ``Throttling`` (query code, also over CBOR with ``x-amzn-query-error``);
+  IAM/STS/SNS 400 ``Throttling`` (XML); S3 503 ``SlowDown``; every other JSON service
+  (ECR, Events, Logs, Secrets Manager, SSM) 400 ``ThrottlingException``;
+- ``500`` (``InternalFailure``, Lambda ``ServiceException``, DynamoDB ``InternalServerError``,
+  S3 ``InternalError``), ``503`` (``ServiceUnavailable``; ``5xx`` is its old name);
+- ``drop``: the connection is closed without an answer (the request never reaches the emulator);
+- ``latency``: the request is forwarded ``latency_s`` late.
+
+``TRANSIENT`` is the mix of the first four, which botocore and the modules retry.
+
+A kill trigger (``proxy.kill_after(n, pgid)``) sends SIGKILL to a process group
+right after the n-th mutating call the emulator answered (the answer is sent
+first); from then on no request is forwarded, so exactly n mutating calls reached
+the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
+(endpoint = proxy URL) and returns its outcome with the calls counted.
 
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
 Standalone: ``python -m rehearsal.proxy --upstream URL --port N``.
@@ -11,7 +31,7 @@ Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset
 Scripted answers (``proxy.script(match, kind, count)``) reproduce what AWS does
 and moto does not: ``conflict`` answers the next ``count`` requests whose
 "operation" (e.g. ``PUT /2015-03-31/functions/f/code`` for REST services, or
-the X-Amz-Target action) matches the regex with a ResourceConflictException;
+the X-Amz-Target action) matches the regex with a 409 ResourceConflictException;
 ``pending`` forwards them and rewrites the Lambda configuration in the answer
 to ``State: Pending`` / ``LastUpdateStatus: InProgress``.
 """
@@ -20,21 +40,35 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from rehearsal.emulator import require_loopback
+from rehearsal.emulator import PROJECT_DIR, require_loopback
 
 READ_PREFIXES = (
     "Describe", "List", "Get", "BatchGet", "BatchCheck", "Scan", "Query",
     "Filter", "Head", "Lookup", "Search", "Test", "Validate",
 )
 _CRED_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+
+TRANSIENT = ("throttle", "500", "503", "drop")
+KINDS = TRANSIENT + ("5xx", "latency")
+REACHED = (None, "latency", "pending")  # faults (or none) with which a request reaches the emulator
+QUERY_NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+                    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+                    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+                    "monitoring": "http://monitoring.amazonaws.com/doc/2010-08-01/"}
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -65,18 +99,98 @@ def classify(method: str, path: str, headers: dict, body: bytes) -> tuple[str, s
     return service, operation, method not in ("GET", "HEAD", "OPTIONS")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One injected error answer, as bytes on the wire."""
+
+    status: int
+    code: str
+    body: bytes
+    headers: dict
+
+
+def _cbor_text(text: str) -> bytes:
+    data = text.encode()
+    if len(data) < 24:
+        return bytes([0x60 | len(data)]) + data
+    if len(data) < 256:
+        return bytes([0x78, len(data)]) + data
+    return bytes([0x79]) + len(data).to_bytes(2, "big") + data
+
+
+def cbor_map(values: dict) -> bytes:
+    """A CBOR map of text to text (what an rpc-v2-cbor error body is); fewer than 24 entries."""
+    out = bytes([0xA0 | len(values)])
+    for key, value in values.items():
+        out += _cbor_text(key) + _cbor_text(value)
+    return out
+
+
+def _service_error(service: str, kind: str, rng: random.Random) -> tuple[int, str, str]:
+    """(status, code, message) of a fault as `service` returns it."""
+    if kind == "throttle":
+        if service == "lambda":
+            return 429, "TooManyRequestsException", "Rate exceeded"
+        if service == "dynamodb":
+            return 400, rng.choice(("ProvisionedThroughputExceededException", "ThrottlingException")), (
+                "The level of configured provisioned throughput for the table was exceeded")
+        if service == "s3":
+            return 503, "SlowDown", "Please reduce your request rate."
+        if service in QUERY_NAMESPACES:
+            return 400, "Throttling", "Rate exceeded"
+        return 400, "ThrottlingException", "Rate exceeded"
+    if kind == "500":
+        code = {"lambda": "ServiceException", "dynamodb": "InternalServerError", "s3": "InternalError"}
+        return 500, code.get(service, "InternalFailure"), "We encountered an internal error. Please try again."
+    return 503, "ServiceUnavailable", "Service is unavailable. Please try again."
+
+
+def error_answer(service: str, kind: str, headers: dict, path: str, rng: random.Random) -> Answer:
+    """The answer of `service` for fault `kind`, in the protocol the request `headers`/`path` used."""
+    status, code, message = _service_error(service, kind, rng)
+    query_compatible = {"x-amzn-query-error": f"{code};Sender"} if service in QUERY_NAMESPACES else {}
+    if path.startswith("/service/") and "/operation/" in path:  # smithy rpc-v2-cbor (CloudWatch)
+        body = cbor_map({"__type": f"com.amazon.coral.service#{code}", "message": message})
+        return Answer(status, code, body, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                                           **query_compatible})
+    target = headers.get("x-amz-target", "")
+    if target:  # JSON 1.0 / 1.1
+        prefix = "com.amazonaws.dynamodb.v20120810#" if service == "dynamodb" else ""
+        body = json.dumps({"__type": prefix + code, "message": message}).encode()
+        ctype = headers.get("content-type") or "application/x-amz-json-1.1"
+        return Answer(status, code, body, {"Content-Type": ctype, **query_compatible})
+    if service in QUERY_NAMESPACES:  # query protocol: XML
+        body = (f'<ErrorResponse xmlns="{QUERY_NAMESPACES[service]}"><Error><Type>Sender</Type><Code>{code}</Code>'
+                f"<Message>{message}</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>").encode()
+        return Answer(status, code, body, {"Content-Type": "text/xml"})
+    if service == "s3":  # rest-xml
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+        return Answer(status, code, body, {"Content-Type": "application/xml"})
+    # rest-json (Lambda): the code travels in x-amzn-ErrorType
+    extra = {"Reason": "CallerRateLimitExceeded"} if code == "TooManyRequestsException" else {}
+    body = json.dumps({"Type": "User" if status < 500 else "Service", "message": message, **extra}).encode()
+    return Answer(status, code, body, {"Content-Type": "application/json", "x-amzn-ErrorType": code})
+
+
 @dataclass
 class FaultConfig:
     rate: float = 0.0  # probability a request gets a fault
-    kinds: tuple = ("throttle",)  # throttle | 5xx | latency
+    kinds: tuple = ("throttle",)  # see KINDS; TRANSIENT is the usual mix
     seed: int = 0
     max_faults: int = 0  # 0 = no fault at all
     latency_s: float = 0.5
     operations: tuple = ()  # empty = every operation
+    services: tuple = ()  # empty = every service (signing names: lambda, dynamodb, monitoring, ...)
+
+    def __post_init__(self):
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; choose from {', '.join(KINDS)}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "FaultConfig":
         return cls(
+            services=tuple(data.get("services", ())),
             rate=float(data.get("rate", 0.0)),
             kinds=tuple(data.get("kinds", ("throttle",))),
             seed=int(data.get("seed", 0)),
@@ -102,6 +216,21 @@ class ProxyState:
     rng: random.Random = field(default_factory=random.Random)
     lock: threading.Lock = field(default_factory=threading.Lock)
     scripts: list = field(default_factory=list)
+    kill_after: int = 0  # 0 = no kill trigger
+    kill_pgid: int = 0
+    forwarded_mutating: int = 0
+    killed: bool = False
+
+    def count_forwarded(self, mutating: bool) -> int | None:
+        """Count a mutating call the emulator answered; returns the process group to kill, if now."""
+        if not mutating:
+            return None
+        with self.lock:
+            self.forwarded_mutating += 1
+            if self.kill_after and not self.killed and self.forwarded_mutating >= self.kill_after:
+                self.killed = True
+                return self.kill_pgid
+        return None
 
     def pick_script(self, operation: str) -> str | None:
         with self.lock:
@@ -117,12 +246,14 @@ class ProxyState:
             self.injected = 0
             self.rng = random.Random(config.seed)
 
-    def pick_fault(self, operation: str) -> str | None:
+    def pick_fault(self, service: str, operation: str) -> str | None:
         with self.lock:
             cfg = self.faults
             if self.injected >= cfg.max_faults or cfg.rate <= 0:
                 return None
             if cfg.operations and operation not in cfg.operations:
+                return None
+            if cfg.services and service not in cfg.services:
                 return None
             if self.rng.random() >= cfg.rate:
                 return None
@@ -160,6 +291,12 @@ def _make_handler(state: ProxyState):
                 with state.lock:
                     state.calls.clear()
                 self._reply(200, b'{"status": "ok"}')
+            elif self.path.startswith("/__proxy/kill"):
+                data = json.loads(body or b"{}")
+                with state.lock:
+                    state.kill_after, state.kill_pgid = int(data["after"]), int(data["pgid"])
+                    state.forwarded_mutating, state.killed = 0, False
+                self._reply(200, b'{"status": "ok"}')
             else:
                 self._reply(404, b'{"message": "unknown proxy control path"}')
 
@@ -170,20 +307,23 @@ def _make_handler(state: ProxyState):
                 return self._control(body)
             headers = {k.lower(): v for k, v in self.headers.items()}
             service, operation, mutating = classify(self.command, self.path, headers, body)
-            fault = state.pick_fault(operation) or state.pick_script(operation)
+            fault = "killed" if state.killed else state.pick_fault(service, operation) or state.pick_script(operation)
+            answer = None
+            if fault in ("throttle", "500", "503", "5xx"):
+                with state.lock:
+                    answer = error_answer(service, "503" if fault == "5xx" else fault, headers, self.path, state.rng)
             with state.lock:
                 state.calls.append(
                     {"service": service, "operation": operation, "mutating": mutating,
-                     "method": self.command, "path": self.path.split("?")[0], "fault": fault}
+                     "method": self.command, "path": self.path.split("?")[0], "fault": fault,
+                     "code": answer.code if answer else None, "at": round(time.time(), 3)}
                 )
-            if fault == "throttle":
-                msg = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-                return self._reply(400, msg, "application/x-amz-json-1.1",
-                                   {"x-amzn-ErrorType": "ThrottlingException"})
-            if fault == "5xx":
-                msg = json.dumps({"__type": "ServiceUnavailableException", "message": "Service unavailable"}).encode()
-                return self._reply(503, msg, "application/x-amz-json-1.1",
-                                   {"x-amzn-ErrorType": "ServiceUnavailableException"})
+            if fault in ("drop", "killed"):  # no answer at all: the client sees the connection close
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            if answer:
+                return self._reply(answer.status, answer.body, answer.headers.pop("Content-Type"), answer.headers)
             if fault == "conflict":
                 msg = json.dumps({"Type": "User", "message": "The operation cannot be performed at this time. "
                                   "An update is in progress for resource"}).encode()
@@ -206,8 +346,15 @@ def _make_handler(state: ProxyState):
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
             finally:
                 conn.close()
+            pgid = state.count_forwarded(mutating)
+            if pgid:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -274,14 +421,89 @@ class FaultProxy:
         with self.state.lock:
             self.state.calls.clear()
 
+    def injected(self) -> list[dict]:
+        """The calls answered with a fault (code set for error answers)."""
+        return [c for c in self.calls() if c["fault"]]
+
+    def kill_after(self, count: int, pgid: int) -> None:
+        """SIGKILL process group `pgid` right after the `count`-th mutating call from now (0: disarm)."""
+        with self.state.lock:
+            self.state.kill_after, self.state.kill_pgid = count, pgid
+            self.state.forwarded_mutating, self.state.killed = 0, False
+
+    @property
+    def killed(self) -> bool:
+        return self.state.killed
+
+
+@dataclass
+class ProxiedRun:
+    """An ansible-playbook run through the proxy: its outcome and the calls the proxy saw."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    calls: list
+    killed: bool
+
+    @property
+    def mutating(self) -> list:
+        """Mutating calls that reached the emulator (faulted ones did not)."""
+        return [c for c in self.calls if c["mutating"] and c["fault"] in REACHED]
+
+    @property
+    def faults(self) -> list:
+        return [c for c in self.calls if c["fault"]]
+
+    def recap(self) -> dict:
+        """localhost's PLAY RECAP counts (ok, changed, failed, ...) from the default callback's output."""
+        match = re.search(r"^localhost\s*:\s*(.*)$", self.stdout, re.M)
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))} if match else {}
+
+
+def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None, kill_after: int = 0,
+                 inventory: str = "test", timeout: float = 600) -> ProxiedRun:
+    """Run playbooks/<playbook> with the test inventory, its endpoint the proxy's URL.
+
+    `args` are extra ansible-playbook arguments (``--check``, ``-e``, ...). With `kill_after`,
+    the playbook's process group is SIGKILLed right after that many mutating calls.
+    """
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
+           str(PROJECT_DIR / "playbooks" / playbook), *args]
+    full_env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                    PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    full_env.update(env or {})
+    full_env["CUTOVER_EMULATOR_URL"] = proxy.url
+    proxy.clear()
+    proxy.kill_after(0, 0)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    if kill_after:
+        proxy.kill_after(kill_after, proc.pid)  # its own session: pgid == pid
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+    killed = proxy.killed
+    proxy.kill_after(0, 0)  # disarmed: the proxy forwards again (for the rerun)
+    return ProxiedRun(proc.returncode, stdout, stderr, proxy.calls(), killed)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal.proxy")
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=0.0, help="share of calls answered with a fault")
+    parser.add_argument("--kinds", default=",".join(TRANSIENT), help=f"comma-separated, from {', '.join(KINDS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-faults", type=int, default=1000)
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.upstream, port=args.port)
-    print(f"proxy at {proxy.url} -> {args.upstream}", flush=True)
+    if args.rate:
+        proxy.set_faults(rate=args.rate, kinds=args.kinds.split(","), seed=args.seed, max_faults=args.max_faults)
+    print(f"proxy at {proxy.url} -> {args.upstream} (faults: rate {args.rate})", flush=True)
     try:
         proxy.server.serve_forever()
     except KeyboardInterrupt:

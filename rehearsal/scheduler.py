@@ -13,6 +13,11 @@ Its default start is midnight UTC eight days before today: CloudWatch Logs
 (and moto) accept log events from the last 14 days up to 2 h ahead only, so
 a simulated week must lie in the recent past.
 
+The clock also stores the id of the world it runs in (``world_id``, the mark
+``rehearsal/world.py`` writes into the emulator when it seeds): ``follow_world``
+sets aside the state of a world that no longer exists, or refuses with the command
+to run, so that a new emulator never inherits the clock and recorders of an old one.
+
 Log lines, metrics and recorder lines are buffered and flushed once per
 simulated day and at the end of every ``run`` (PutLogEvents / PutMetricData
 batches); DynamoDB reads and writes happen in every run, as the real job's.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,19 +111,70 @@ class Scheduler:
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         tmp.replace(self.clock_path)
 
+    def _state_files(self) -> list:
+        recorded = [log.path for log in (self.recorders.sens, self.recorders.telegram, self.recorders.runs)]
+        return [p for p in [self.clock_path, *recorded, *self.cfg.directory.glob("pending-writes-*.json")]
+                if p.exists()]
+
     def reset(self) -> None:
         """Forget the clock, the recorders and pending writes (the emulator is untouched)."""
-        self.recorders.clear()
-        for path in self.cfg.directory.glob("pending-writes-*.json"):
+        for path in self._state_files():
             path.unlink()
-        self.clock_path.unlink(missing_ok=True)
+
+    def set_aside(self, world_id: Optional[str]):
+        """Move the clock, recorders and pending writes to previous-<world>-<time>/; returns that directory."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.cfg.directory / f"previous-{world_id or 'unmarked'}-{stamp}"
+        aside.mkdir(parents=True, exist_ok=True)
+        for path in self._state_files():
+            shutil.move(str(path), aside / path.name)
+        return aside
+
+    def follow_world(self, command: str) -> Optional[str]:
+        """Make the local state belong to the world the emulator holds, before `command` uses it.
+
+        Same world (or no local state): nothing to do, returns None. The state of a world that no
+        longer exists is set aside when the emulator holds a seeded world and `command` starts
+        one (seed, run): returns a note saying so. Otherwise raises RehearsalError with the command
+        to run; it never lets the records of a gone world be checked against a new one.
+        """
+        from rehearsal.emulator import answers
+        from rehearsal.world import world_mark
+
+        state = self.load()
+        has_state = bool(self._state_files())
+        mark = world_mark(self.cfg.url)
+        local = (state or {}).get("world_id")
+        if not has_state:
+            if mark is None and command == "run":
+                raise RehearsalError(f"the emulator at {self.cfg.url} holds no seeded world: "
+                                     "`python -m rehearsal seed` first")
+            return None
+        if local is not None and local == mark:
+            return None
+        gone = (f"the rehearsal state in {self.cfg.directory} belongs to world {local or '(unmarked)'}, "
+                "which no longer exists")
+        if mark is None:
+            where = (f"the emulator at {self.cfg.url} holds no seeded world:" if answers(self.cfg.url)
+                     else f"no emulator answers at {self.cfg.url}: `make emulator`, then")
+            raise RehearsalError(f"{gone}; {where} `python -m rehearsal seed` starts a new world "
+                                 "(the old state is set aside, not deleted)")
+        if command in ("seed", "run"):
+            aside = self.set_aside(local)
+            return (f"{gone}: the emulator holds world {mark}; the old clock and recorders were set aside "
+                    f"in {aside} and the rehearsal starts afresh")
+        raise RehearsalError(f"{gone} (the emulator at {self.cfg.url} holds world {mark}): nothing to {command} "
+                             "in this world yet; `python -m rehearsal run --slots 6` starts afresh "
+                             "(the old state is set aside, not deleted)")
 
     def state(self, start: Optional[datetime] = None, seed: Optional[int] = None) -> dict:
         """The clock, created at `start` (default: 8 days ago, midnight UTC) if none exists."""
         state = self.load()
         if state is None:
             begin = slot_start(start or default_start(), self.cfg.slot_minutes)
-            state = {"world_start": slot_iso(begin), "now": slot_iso(begin),
+            from rehearsal.world import world_mark
+
+            state = {"world_start": slot_iso(begin), "now": slot_iso(begin), "world_id": world_mark(self.cfg.url),
                      "seed": DEFAULT_SEED if seed is None else seed, "anchors": {}, "fault": None}
             self.save(state)
             return state

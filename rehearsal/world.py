@@ -16,6 +16,9 @@ mutating call and reports everything as already present):
 - DynamoDB ``sms`` (booking_num + phone) holding the existing bookings of
   ``rehearsal.world_data`` and ``session`` (id) holding the Naver login session
 - Secrets Manager secrets for SENS, Telegram and Naver (dummy values)
+- the world mark: SSM parameter ``/rehearsal/world-id``, a random id written once per world.
+  It lives in the emulator, so it is gone with the world (emulator stopped or reset); the
+  rehearsal's local state (clock, recorders) stores the same id and follows it
 
 Every name comes from the test inventory (``inventories/test/group_vars/all``).
 Only a loopback endpoint whose account is the test inventory's account is accepted.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +51,7 @@ LEGACY_POLICIES = (
     "arn:aws:iam::aws:policy/SecretsManagerReadWrite",
 )
 TARGET_ID = "naverplace_send_inform"
+WORLD_MARK = "/rehearsal/world-id"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class Report:
     """What a seed did: one (kind, name, status) per resource; status created | present."""
 
     entries: list = field(default_factory=list)
+    world_id: str = ""
 
     def add(self, kind: str, name: str, created: bool) -> None:
         self.entries.append((kind, name, "created" if created else "present"))
@@ -105,6 +111,8 @@ class Report:
         width = max(len(k) for k, _, _ in self.entries) if self.entries else 0
         lines = [f"{status:8} {kind:{width}} {name}" for kind, name, status in self.entries]
         lines.append(f"{len(self.created)} created, {len(self.entries) - len(self.created)} already present")
+        if self.world_id:
+            lines.append(f"world {self.world_id} (its mark: SSM parameter {WORLD_MARK})")
         return "\n".join(lines)
 
 
@@ -149,7 +157,24 @@ class World:
         self._items(report, self.names.table, world_data.sms_items(), ("booking_num", "phone"))
         self._items(report, self.names.session_table, world_data.session_items(), ("id",))
         self._secrets(report)
+        self._mark(report)  # last: a world is marked only once it is complete
         return report
+
+    def mark(self) -> str | None:
+        """The id of the world this emulator holds (None: nothing seeded)."""
+        ssm = self.client("ssm")
+        try:
+            return ssm.get_parameter(Name=WORLD_MARK)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            return None
+
+    def _mark(self, report: Report) -> None:
+        """Not a resource of the legacy world: reported apart from the entries."""
+        report.world_id = self.mark() or ""
+        if not report.world_id:
+            report.world_id = uuid.uuid4().hex[:12]
+            self.client("ssm").put_parameter(Name=WORLD_MARK, Value=report.world_id, Type="String",
+                                             Description="id of the rehearsal world seeded here")
 
     def _role(self, report: Report) -> str:
         iam = self.client("iam")
@@ -341,6 +366,14 @@ def seed(url: str | None = None, names: Names | None = None) -> Report:
     return World(url, names).seed()
 
 
+def world_mark(url: str | None = None) -> str | None:
+    """The world id the emulator at url holds; None when nothing is seeded or no emulator answers."""
+    world = World(url)
+    if not answers(world.url):
+        return None
+    return world.mark()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal.world", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["seed", "check"])
@@ -357,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"created": [list(e) for e in report.created],
+        print(json.dumps({"world_id": report.world_id, "created": [list(e) for e in report.created],
                           "entries": [list(e) for e in report.entries]}, ensure_ascii=False))
     else:
         print(report)
