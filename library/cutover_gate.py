@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: cutover_gate
 short_description: Go / No-Go of a decision point of the cutover, from evidence measured in AWS
 author:
-  - naver-sms cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 description:
   - Measures in AWS what decision point O(decision) needs and hands it to the pure rules of
     C(module_utils/cutover/gate.py), which return C(go) or C(no_go) with every criterion as measured

@@ -103,7 +103,7 @@ def settings_of(overrides=None):
         gap = float(settings["allowed_gap"])
     except (TypeError, ValueError):
         raise GateInputError("window_days and allowed_gap must be numbers") from None
-    if not days > 0 or math.isinf(days):
+    if math.isnan(days) or days <= 0 or math.isinf(days):
         raise GateInputError(f"window_days must be more than 0 (7 for the parallel week), got {settings['window_days']}")
     if not 0 <= gap < 1:
         raise GateInputError(f"allowed_gap is a fraction of the slots, 0 <= gap < 1 (0.01 = 1 %), got {gap}")

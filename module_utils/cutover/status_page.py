@@ -237,7 +237,7 @@ def render_text(facts: dict) -> str:
     lines = [_title(facts)]
     if facts["generated_at"]:
         lines[0] += f", {_short(facts['generated_at'])}"
-    width = max(len(label) for label, _ in _rows(facts))
+    width = max(len(label) for label, _value in _rows(facts))
     lines += [f"  {label:<{width}}  {value}" for label, value in _rows(facts)]
     if facts["next_step"].get("command"):
         lines.append(f"  {'command':<{width}}  {facts['next_step']['command']}")
