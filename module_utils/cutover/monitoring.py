@@ -217,3 +217,54 @@ def dashboard_body(names: Mapping) -> dict:
     widgets.append({"type": "alarm", "x": (index % 2) * 12, "y": (index // 2) * 6, "width": 12, "height": 6,
                     "properties": {"title": "Alarm states", "alarms": sorted(names["alarms"])}})
     return {"start": "-P7D", "periodOverride": "inherit", "widgets": widgets}
+
+
+# ------------------------------------------------------------------ alarm comparison
+
+ALARM_KEYS = ("AlarmDescription", "ComparisonOperator", "Threshold", "EvaluationPeriods", "DatapointsToAlarm",
+              "TreatMissingData", "AlarmActions", "OKActions", "InsufficientDataActions", "Metrics")
+
+
+def math_alarm(name: str, description: str, expression: str, function: str, period: int, comparison: str,
+               threshold: float, evaluation_periods: int, datapoints_to_alarm: int, treat_missing_data: str,
+               alarm_actions: Sequence[str], ok_actions: Sequence[str] = ()) -> dict:
+    """PutMetricAlarm parameters of a metric-math alarm over an AWS/Lambda ratio; ValueError on bad input."""
+    if comparison not in COMPARISONS:
+        raise ValueError(f"comparison {comparison!r} is not one of {', '.join(COMPARISONS)}")
+    if treat_missing_data not in MISSING:
+        raise ValueError(f"treat_missing_data {treat_missing_data!r} is not one of {', '.join(MISSING)}")
+    if period < 10 or (period >= 60 and period % 60) or (period < 60 and period not in (10, 30)):
+        raise ValueError(f"period {period} s: CloudWatch takes 10, 30 or a multiple of 60")
+    if not 1 <= datapoints_to_alarm <= evaluation_periods:
+        raise ValueError(f"datapoints_to_alarm {datapoints_to_alarm} must be between 1 and evaluation_periods "
+                         f"({evaluation_periods})")
+    return {"AlarmName": name, "AlarmDescription": description, "ComparisonOperator": comparison,
+            "Threshold": float(threshold), "EvaluationPeriods": int(evaluation_periods),
+            "DatapointsToAlarm": int(datapoints_to_alarm), "TreatMissingData": treat_missing_data,
+            "AlarmActions": sorted(alarm_actions), "OKActions": sorted(ok_actions), "InsufficientDataActions": [],
+            "Metrics": math_metrics(expression, function, period)}
+
+
+def alarm_as_written(described: Optional[Mapping]) -> dict:
+    """A DescribeAlarms entry reduced to what math_alarm() writes (empty when there is none)."""
+    if not described:
+        return {}
+    out = {key: described.get(key) for key in ALARM_KEYS}
+    out["AlarmName"] = described["AlarmName"]
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        out[key] = sorted(out[key] or [])
+    out["Threshold"] = float(out["Threshold"]) if out["Threshold"] is not None else None
+    out["TreatMissingData"] = out["TreatMissingData"] or "missing"
+    metrics = []
+    for metric in out["Metrics"] or []:
+        clean = {k: v for k, v in metric.items() if k in ("Id", "Expression", "Label", "ReturnData", "MetricStat")}
+        clean.setdefault("ReturnData", True)
+        if "MetricStat" in clean:
+            stat = clean["MetricStat"]
+            clean["MetricStat"] = {"Metric": {"Namespace": stat["Metric"]["Namespace"],
+                                              "MetricName": stat["Metric"]["MetricName"],
+                                              "Dimensions": list(stat["Metric"].get("Dimensions", []))},
+                                   "Period": int(stat["Period"]), "Stat": stat["Stat"]}
+        metrics.append(clean)
+    out["Metrics"] = metrics
+    return out
