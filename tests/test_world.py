@@ -90,7 +90,7 @@ def test_second_seed_makes_no_mutating_call(emulator, proxy):
     world.seed(emulator)
     report = world.seed(proxy.url)
     assert report.created == []
-    assert len(report.entries) == 18
+    assert len(report.entries) == 20
     assert proxy.mutating_calls() == []
 
 
