@@ -15,8 +15,8 @@ description:
     ("Couldn't get subscriptions list for topic None", or "topics not owned by this account" with a
     display name), so its four idempotence steps cannot pass.
   - E-mail endpoints are checked before any call (SNS accepts any string and the mail never arrives).
-  - Endpoints (Slack and Telegram relay URLs) are secrets - O(subscriptions) is C(no_log); results show only
-    protocols and counts.
+  - Endpoints (Slack and Telegram relay URLs) are secrets - O(subscriptions[].endpoint) is C(no_log); results
+    show only protocols and counts.
 author:
   - cutover team
 options:
@@ -107,10 +107,11 @@ def current_subscriptions(client, arn):
 def ensure_channel(module, sns, sts):
     params = module.params
     want = {(s["protocol"], s["endpoint"]) for s in params["subscriptions"]}
-    bad = invalid_emails(e for p, e in want if p in ("email", "email-json"))
+    bad = [f"subscriptions[{i}]" for i, s in enumerate(params["subscriptions"])
+           if s["protocol"] in ("email", "email-json") and invalid_emails([s["endpoint"]])]
     if bad:
-        raise InputError(f"topic {params['name']}: invalid e-mail endpoint(s) {', '.join(sorted(bad))}; "
-                         "SNS would accept them and the mail would never arrive: fix the address")
+        raise InputError(f"topic {params['name']}: {', '.join(bad)} is not an e-mail address; SNS would accept "
+                         "it and the mail would never arrive: fix the address")
     arn = find_topic(sns, params["name"])
     have = current_subscriptions(sns, arn) if arn else []
     have_keys = {(s["Protocol"], s["Endpoint"]) for s in have}
@@ -141,10 +142,10 @@ def ensure_channel(module, sns, sts):
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
-        subscriptions=dict(type="list", elements="dict", default=[], no_log=True, options=dict(
+        subscriptions=dict(type="list", elements="dict", default=[], options=dict(
             protocol=dict(type="str", required=True,
                           choices=["email", "email-json", "http", "https", "sqs", "lambda", "sms"]),
-            endpoint=dict(type="str", required=True),
+            endpoint=dict(type="str", required=True, no_log=True),
         )),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -39,10 +39,11 @@ def expression_ids(expression: str) -> List[str]:
     """The metric ids an arithmetic expression uses, in order; ValueError for anything else."""
     tree = ast.parse(expression, mode="eval")
     names = []
-    for node in ast.walk(tree):
+    for node in sorted((n for n in ast.walk(tree) if hasattr(n, "col_offset")), key=lambda n: n.col_offset):
         if isinstance(node, ast.Name):
             names.append(node.id)
-        elif not isinstance(node, (ast.Expression, ast.BinOp, ast.Constant, ast.Load, ast.UnaryOp, ast.USub)
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Name, ast.Expression, ast.BinOp, ast.Constant, ast.Load, ast.UnaryOp, ast.USub)
                             + tuple(_OPS)):
             raise ValueError(f"unsupported metric math in {expression!r}: only + - * / of ids and numbers")
     return sorted(set(names), key=names.index)
