@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from rehearsal.emulator import _host_port, _pid_alive, _read_pid, _terminate, port_in_use, require_loopback, state_dir
+from rehearsal.emulator import stop as stop_pid_file
 
 DEFAULT_URL = "http://127.0.0.1:4599"
 TOKEN_RE = re.compile(r"/bot[^/]+/")
@@ -133,13 +134,7 @@ def start(url: Optional[str] = None, path: Optional[Path] = None, timeout: float
 
 def stop(url: Optional[str] = None) -> bool:
     """Stop the recorder started for url, by its PID file; True when one was running."""
-    pids = pid_file(url)
-    pid = _read_pid(pids)
-    pids.unlink(missing_ok=True)
-    if not pid or not _pid_alive(pid):
-        return False
-    _terminate(pid)
-    return True
+    return stop_pid_file(pid_file(url))
 
 
 def main(argv: Optional[list] = None) -> int:
