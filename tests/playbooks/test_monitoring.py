@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rehearsal import world, world_data
 from tests.ansible_runner import run_playbook
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
@@ -26,6 +28,7 @@ def _secret_values() -> list[str]:
     return values
 
 
+@pytest.mark.slow
 def test_four_steps_create_everything_once_and_print_no_secret(emulator, aws, proxy, notify, tmp_path):
     world.seed(emulator)
     env = {"CUTOVER_EMULATOR_URL": proxy.url}
