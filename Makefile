@@ -22,7 +22,7 @@ emulator: setup
 	$(BIN)/python -m rehearsal.emulator start
 
 emulator-stop:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m rehearsal.emulator stop; else echo "no venv, no emulator"; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m rehearsal.emulator stop; $(BIN)/python -m rehearsal.notify_recorder stop; else echo "no venv, no emulator"; fi
 
 demo: setup
 	$(BIN)/python -m rehearsal.demo

@@ -21,7 +21,7 @@ INVENTORY = PROJECT_DIR / "inventories" / "test" / "group_vars" / "all"
 
 def _inventory() -> dict:
     values: dict = {}
-    for name in ("account.yml", "names.yml", "schedule.yml"):
+    for name in ("account.yml", "names.yml", "schedule.yml", "function.yml"):
         path = INVENTORY / name
         if path.exists():
             values.update(yaml.safe_load(path.read_text()) or {})
@@ -41,6 +41,7 @@ class Config:
     new_table: str = _INV.get("cutover_new_table", "sms_v2")
     old_rule: str = _INV.get("cutover_old_rule", "naverplace_send_inform_trigger")
     new_rule: str = _INV.get("cutover_new_rule", "naver-sms-automation-v2-trigger")
+    function_namespace: str = _INV.get("cutover_function_metric_namespace", "naver-sms/automation")
     slot_minutes: int = int(_INV.get("cutover_slot_minutes", 20))
     # EventBridge delivers a scheduled run up to a few seconds late; 0 turns it off.
     jitter_s: float = 8.0

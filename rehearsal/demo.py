@@ -103,6 +103,18 @@ def step_create_function() -> None:
     _playbook("create_function.yml")
 
 
+def step_monitoring() -> None:
+    """Story 5.4: SNS topics and subscriptions, the seed's alarms, the dashboard; Decision Point 1 needs them."""
+    from rehearsal import notify_recorder
+
+    try:  # the alarm notifications of the rehearsal land here (stopped with `python -m rehearsal.notify_recorder stop`)
+        pid = notify_recorder.start()
+        print(f"notify recorder at {notify_recorder.notify_url()} (pid {pid}) writes {notify_recorder.record_file()}")
+    except RuntimeError as exc:
+        print(f"notify recorder not started ({exc}): alarm notifications will be recorded as undelivered")
+    _playbook("monitoring.yml")
+
+
 SLOT_DEMO = timedelta(minutes=20)
 
 
@@ -153,6 +165,7 @@ STEPS = [
     ("run a simulated day of the legacy system alone", step_legacy_day),
     ("5.1 push the image to ECR", step_deploy_image),
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
+    ("5.4 monitoring: SNS topics, alarms, dashboard", step_monitoring),
     ("5.3 start the parallel run: backup, sms_v2 seeded, new rule in shadow", step_start_parallel),
     ("5.4 run both side by side and compare every slot", step_compare_slots),
 ]

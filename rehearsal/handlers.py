@@ -99,6 +99,9 @@ class Outputs:
 
     logs: Dict[Tuple[str, str], List[dict]] = field(default_factory=dict)
     metrics: List[dict] = field(default_factory=list)
+    # The function's own metrics (namespace cfg.function_namespace), the contract the dashboard reads:
+    # sms_sent {FunctionName, store_id} (SMS sent, or meant in shadow) and sens_api_calls {FunctionName}.
+    function_metrics: List[dict] = field(default_factory=list)
     sens: List[dict] = field(default_factory=list)
     telegram: List[dict] = field(default_factory=list)
     runs: List[dict] = field(default_factory=list)
@@ -279,6 +282,16 @@ def run(ctx: Context, inv: Invocation) -> dict:
         if deliver:
             ctx.outputs.telegram.append({"function": inv.function, "input_mode": inv.input_mode,
                                          "slot": slot_text, "sent_at": at.isoformat(), "text": text})
+        by_store: Dict[str, int] = {}
+        for _, booking, _ in messages:
+            by_store[booking.store_id] = by_store.get(booking.store_id, 0) + 1
+        for store_id, count in sorted(by_store.items()):
+            ctx.outputs.function_metrics.append({
+                "MetricName": "sms_sent", "Timestamp": inv.slot, "Value": count, "Unit": "Count",
+                "Dimensions": [{"Name": "FunctionName", "Value": inv.function}, {"Name": "store_id", "Value": store_id}]})
+        ctx.outputs.function_metrics.append({
+            "MetricName": "sens_api_calls", "Timestamp": inv.slot, "Value": len(messages) if deliver else 0,
+            "Unit": "Count", "Dimensions": [{"Name": "FunctionName", "Value": inv.function}]})
         if changed:
             if fault == "late_write":
                 cfg.directory.mkdir(parents=True, exist_ok=True)

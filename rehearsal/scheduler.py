@@ -35,6 +35,7 @@ from typing import Dict, List, Optional
 
 from module_utils.cutover.schedule import ScheduleError, parse, slot_iso, slot_start
 from rehearsal import handlers
+from rehearsal.alarms import AlarmEvaluator
 from rehearsal.bookings import BookingSource
 from rehearsal.config import Config, client
 from rehearsal.recorders import Recorders
@@ -259,7 +260,8 @@ class Scheduler:
         known = self.functions()
         wall = time.monotonic()
         summary = {"from": slot_iso(begin), "to": slot_iso(end), "steps": slots, "runs": {}, "errors": {},
-                   "delivered_sms": 0, "failed_invocations": [], "skipped_rules": {}}
+                   "delivered_sms": 0, "failed_invocations": [], "skipped_rules": {}, "alarm_transitions": []}
+        alarms = AlarmEvaluator(self.client, self.cfg.directory, self.cfg.region, self.cfg.account_id)
         t = begin
         state["fault"] = fault
         pool = ThreadPoolExecutor(max_workers=3)
@@ -282,6 +284,7 @@ class Scheduler:
                 for future in futures:
                     for record in future.result():
                         self._count(summary, record, verbose)
+                summary["alarm_transitions"] += alarms.after_step(t, t + step, ctx.outputs)  # rehearsal/alarms.py
                 t += step
                 state["now"] = slot_iso(t)
                 if (index + 1) % FLUSH_EVERY_STEPS == 0:
@@ -383,6 +386,8 @@ class Scheduler:
         cloudwatch = self.client("cloudwatch")
         for i in range(0, len(outputs.metrics), 1000):
             cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=outputs.metrics[i:i + 1000])
+        for i in range(0, len(outputs.function_metrics), 1000):
+            cloudwatch.put_metric_data(Namespace=self.cfg.function_namespace, MetricData=outputs.function_metrics[i:i + 1000])
         # runs of different functions ran side by side: write the recorders in delivery order
         self.recorders.sens.extend(sorted(outputs.sens, key=lambda r: (r["sent_at"], r["function"])))
         self.recorders.telegram.extend(sorted(outputs.telegram, key=lambda r: (r["sent_at"], r["function"])))

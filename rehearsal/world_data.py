@@ -96,14 +96,25 @@ def session_items() -> list[dict]:
 
 
 def secret_values(names: dict) -> dict:
-    """Dummy SecretString per secret name; the keys are what the handlers read."""
+    """Dummy SecretString per secret name; the keys are what the handlers (and roles/notify) read.
+
+    The alert channels point at the loopback notify recorder (rehearsal/notify_recorder.py,
+    CUTOVER_NOTIFY_URL at seed time).
+    """
+    from rehearsal.notify_recorder import notify_url
+
+    recorder = notify_url()
     values = {
         "sens": {"access_key": "dummy-sens-access-key", "secret_key": "dummy-sens-secret-key",
                  "service_id": "ncp:sms:kr:000000000000:naver-sms", "calling_number": "0510000000"},
         "telegram": {"bot_token": "000000000:dummy-telegram-token", "chat_id": "-1000000000000"},
         "naver": {"username": "dummy-naver-id", "password": "dummy-naver-password"},
+        "alerts_slack": {"webhook_url": f"{recorder}/slack/services/T000DUMMY/B000DUMMY/dummy-slack-webhook-secret",
+                         "sns_endpoint": f"{recorder}/sns/slack"},
+        "alerts_telegram": {"bot_token": "111111111:dummy-alerts-telegram-token", "chat_id": "-1000000000001",
+                            "api_url": f"{recorder}/telegram", "sns_endpoint": f"{recorder}/sns/telegram"},
     }
-    return {names[key]: json.dumps(value, sort_keys=True) for key, value in values.items()}
+    return {names[key]: json.dumps(value, sort_keys=True) for key, value in values.items() if key in names}
 
 
 def _zip(files: dict[str, str]) -> bytes:

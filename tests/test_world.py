@@ -63,7 +63,8 @@ def test_seed_produces_exactly_the_legacy_state(emulator, aws):
 
     secrets = aws("secretsmanager")
     assert sorted(s["Name"] for s in secrets.list_secrets()["SecretList"]) == [
-        "naver-sms/naver-login", "naver-sms/sens", "naver-sms/telegram"]
+        "naver-sms/alerts-slack", "naver-sms/alerts-telegram", "naver-sms/naver-login", "naver-sms/sens",
+        "naver-sms/telegram"]
     sens = json.loads(secrets.get_secret_value(SecretId="naver-sms/sens")["SecretString"])
     assert set(sens) == {"access_key", "secret_key", "service_id", "calling_number"}
 
@@ -89,7 +90,7 @@ def test_second_seed_makes_no_mutating_call(emulator, proxy):
     world.seed(emulator)
     report = world.seed(proxy.url)
     assert report.created == []
-    assert len(report.entries) == 18
+    assert len(report.entries) == 20
     assert proxy.mutating_calls() == []
 
 
