@@ -31,7 +31,16 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [ensure_table, lock, unlock, event, decision, read]
+    choices: [ensure_table, ensure_bucket, lock, unlock, event, decision, read]
+  bucket:
+    description:
+      - O(action=ensure_bucket) - the state bucket (C(cutover_state_bucket)) to create if missing, with versioning,
+        default encryption (SSE-S3) and every public access blocked. amazon.aws C(s3_bucket) is not used because it
+        has no check mode.
+    type: str
+  account_id:
+    description: O(action=ensure_bucket) - the account the bucket must belong to (S3 ExpectedBucketOwner).
+    type: str
   owner:
     description: Lock owner; default C(user@host) of the controller.
     type: str
@@ -180,6 +189,10 @@ pitr:
   description: Point-in-time recovery status of the table.
   returned: when action is ensure_table
   type: str
+changes:
+  description: What was (or would be) created or set - table, point_in_time_recovery; exists, versioning, encryption, public_access_blocked.
+  returned: when action is ensure_table or ensure_bucket
+  type: list
 """
 
 import getpass
@@ -197,6 +210,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.state_store import StateError, ensure_bucket
 from ansible.module_utils.cutover.ledger import (
     LOCK_KEY,
     LedgerError,
@@ -405,8 +419,14 @@ def read(ledger, limit, now):
             "decisions": latest_decisions(ledger.query("decision"), now), "warnings": []}
 
 
-def run(params, check_mode, client, now=None):
+def run(params, check_mode, client, now=None, s3=None, region=None):
     now = time.time() if now is None else now
+    if params["action"] == "ensure_bucket":
+        if not (params.get("bucket") and params.get("account_id")):
+            raise InputError("action=ensure_bucket needs bucket and account_id")
+        result = ensure_bucket(s3, params["bucket"], params["account_id"], region, check_mode)
+        result["diff"] = {"before": result.pop("before"), "after": result.pop("after")}
+        return dict(result, table=params["table"])
     problem = table_name_problem(params["table"])
     if problem:
         raise InputError(problem)
@@ -437,7 +457,10 @@ def run(params, check_mode, client, now=None):
 def main():
     argument_spec = dict(
         table=dict(type="str", required=True),
-        action=dict(type="str", required=True, choices=["ensure_table", "lock", "unlock", "event", "decision", "read"]),
+        action=dict(type="str", required=True,
+                    choices=["ensure_table", "ensure_bucket", "lock", "unlock", "event", "decision", "read"]),
+        bucket=dict(type="str"),
+        account_id=dict(type="str"),
         owner=dict(type="str"),
         ticket=dict(type="str", default=""),
         playbook=dict(type="str", default=""),
@@ -459,10 +482,12 @@ def main():
         argument_spec=argument_spec, supports_check_mode=True,
         required_if=[("action", "event", ["event"]), ("action", "decision", ["decision", "outcome"])],
     )
-    client = module.client("dynamodb", retry_decorator=retry_decorator())
+    retry = retry_decorator()
+    client = module.client("dynamodb", retry_decorator=retry)
+    s3 = module.client("s3", retry_decorator=retry) if module.params["action"] == "ensure_bucket" else None
     try:
-        result = run(module.params, module.check_mode, client)
-    except (InputError, LedgerError) as exc:
+        result = run(module.params, module.check_mode, client, s3=s3, region=module.region)
+    except (InputError, LedgerError, StateError) as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg=f"ledger table {module.params['table']}: DynamoDB call failed")
