@@ -37,9 +37,10 @@ options:
       - O(action=ensure_bucket) - the state bucket (C(cutover_state_bucket)) to create if missing, with versioning,
         default encryption (SSE-S3) and every public access blocked. amazon.aws C(s3_bucket) is not used because it
         has no check mode.
+      - O(action=read) - also check that this bucket exists and belongs to O(account_id) (preflight does).
     type: str
   account_id:
-    description: O(action=ensure_bucket) - the account the bucket must belong to (S3 ExpectedBucketOwner).
+    description: The account the O(bucket) must belong to (S3 ExpectedBucketOwner).
     type: str
   owner:
     description: Lock owner; default C(user@host) of the controller.
@@ -210,7 +211,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
-from ansible.module_utils.cutover.state_store import StateError, ensure_bucket
+from ansible.module_utils.cutover.state_store import StateError, StateStore, ensure_bucket
 from ansible.module_utils.cutover.ledger import (
     LOCK_KEY,
     LedgerError,
@@ -412,8 +413,10 @@ def record(ledger, item, check_mode):
     return {"changed": True, "item": item, "warnings": []}
 
 
-def read(ledger, limit, now):
+def read(ledger, limit, now, store=None):
     ledger.require()
+    if store:
+        store.require()
     return {"changed": False, "lock": lock_view(ledger.get(LOCK_KEY), now),
             "events": events_view(ledger.query("event", limit=limit), limit),
             "decisions": latest_decisions(ledger.query("decision"), now), "warnings": []}
@@ -449,7 +452,8 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
                                               params["evidence"], params["expires_in_hours"],
                                               params["decided_by"] or params["owner"], now), check_mode)
     else:
-        result = read(ledger, params["limit"], now)
+        store = StateStore(s3, params["bucket"], params["account_id"], region) if params.get("bucket") else None
+        result = read(ledger, params["limit"], now, store)
     result["table"] = params["table"]
     return result
 
@@ -484,7 +488,7 @@ def main():
     )
     retry = retry_decorator()
     client = module.client("dynamodb", retry_decorator=retry)
-    s3 = module.client("s3", retry_decorator=retry) if module.params["action"] == "ensure_bucket" else None
+    s3 = module.client("s3", retry_decorator=retry) if module.params["bucket"] else None
     try:
         result = run(module.params, module.check_mode, client, s3=s3, region=module.region)
     except (InputError, LedgerError, StateError) as exc:
