@@ -31,7 +31,19 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [ensure_table, ensure_bucket, lock, unlock, event, decision, read]
+    choices: [ensure_table, ensure_bucket, lock, unlock, event, decision, read, get_state, put_state]
+  state_key:
+    description:
+      - O(action=get_state) / O(action=put_state) - the object's name under C(<area>/<account>/<region>/) in O(bucket),
+        e.g. C([image, naver-sms-automation, v1.0.0.json]) (first element the area).
+    type: list
+    elements: str
+  content:
+    description:
+      - O(action=put_state) - the JSON document to store. Nothing is written when the object already holds it; the
+        write is conditional on the ETag read just before (another controller's write fails the task, nothing is
+        overwritten).
+    type: dict
   bucket:
     description:
       - O(action=ensure_bucket) - the state bucket (C(cutover_state_bucket)) to create if missing, with versioning,
@@ -186,6 +198,14 @@ decisions:
   description: Decision name to its latest record (outcome, criteria, evidence, decided_by, recorded_at, expires_at, expired).
   returned: when action is read
   type: dict
+content:
+  description: O(action=get_state) - the stored document, or null when the object does not exist.
+  returned: when action is get_state or put_state
+  type: dict
+url:
+  description: The object's s3:// URL.
+  returned: when action is get_state or put_state
+  type: str
 pitr:
   description: Point-in-time recovery status of the table.
   returned: when action is ensure_table
@@ -197,6 +217,7 @@ changes:
 """
 
 import getpass
+import json
 import socket
 import time
 import uuid
@@ -422,8 +443,29 @@ def read(ledger, limit, now, store=None):
             "decisions": latest_decisions(ledger.query("decision"), now), "warnings": []}
 
 
+def state_object(params, check_mode, store):
+    if not (params.get("bucket") and params.get("account_id") and params.get("state_key")):
+        raise InputError(f"action={params['action']} needs bucket, account_id and state_key")
+    store.require()
+    key = store.key(*params["state_key"])
+    text, etag = store.get(key)
+    stored = json.loads(text) if text else None
+    if params["action"] == "get_state":
+        return {"changed": False, "content": stored, "url": store.url(key)}
+    if params.get("content") is None:
+        raise InputError("action=put_state needs content (a mapping)")
+    changed = stored != params["content"]
+    if changed and not check_mode:
+        store.put(key, json.dumps(params["content"], indent=1, sort_keys=True) + "\n", etag)
+    return {"changed": changed, "content": params["content"], "url": store.url(key),
+            "diff": {"before": stored or {}, "after": params["content"]}}
+
+
 def run(params, check_mode, client, now=None, s3=None, region=None):
     now = time.time() if now is None else now
+    if params["action"] in ("get_state", "put_state"):
+        return dict(state_object(params, check_mode, StateStore(s3, params["bucket"] or "", params["account_id"] or "",
+                                                                 region)), table=params["table"])
     if params["action"] == "ensure_bucket":
         if not (params.get("bucket") and params.get("account_id")):
             raise InputError("action=ensure_bucket needs bucket and account_id")
@@ -462,7 +504,10 @@ def main():
     argument_spec = dict(
         table=dict(type="str", required=True),
         action=dict(type="str", required=True,
-                    choices=["ensure_table", "ensure_bucket", "lock", "unlock", "event", "decision", "read"]),
+                    choices=["ensure_table", "ensure_bucket", "lock", "unlock", "event", "decision", "read",
+                             "get_state", "put_state"]),
+        state_key=dict(type="list", elements="str", no_log=False),
+        content=dict(type="dict"),
         bucket=dict(type="str"),
         account_id=dict(type="str"),
         owner=dict(type="str"),
