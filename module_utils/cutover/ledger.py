@@ -153,7 +153,7 @@ def decision_item(decision: str, outcome: str, criteria, evidence, expires_in_ho
         raise LedgerError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     if not isinstance(criteria, list) or not all(isinstance(c, dict) for c in criteria):
         raise LedgerError("criteria must be a list of mappings (one per checked criterion)")
-    if not isinstance(evidence or {}, dict):
+    if evidence is not None and not isinstance(evidence, dict):
         raise LedgerError("evidence must be a mapping")
     if expires_in_hours is not None and (isinstance(expires_in_hours, bool) or not isinstance(expires_in_hours, int)
                                          or expires_in_hours <= 0):
