@@ -1,4 +1,4 @@
-"""Two controllers, one migration: compare.yml run alternately from two separate clones of the
+"""Two controllers, one migration (about 2 minutes idle; 7 under a heavy load): compare.yml run alternately from two separate clones of the
 repository (separate reports/, nothing shared but AWS) gives the same evidence and metrics as one
 controller running every slot; a third fresh clone's status.yml sees every compared slot."""
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
 
     s3 = aws("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=PREFIX)["Contents"])
-    assert len(keys) == SLOTS
+    assert len(keys) == SLOTS + 1  # the baseline's slot (start_parallel.yml) and the 12 compared ones
     expected = sorted(p.name for p in (reference / "state" / "comparison" / "evidence").iterdir())
     assert [k.rsplit("/", 1)[1] for k in keys] == expected
     cloudwatch = aws("cloudwatch")
@@ -57,7 +57,9 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
         stored = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
         alone = json.loads((reference / "state" / "comparison" / "evidence" / key.rsplit("/", 1)[1]).read_text())
         assert stored == alone, key
-        assert stored["summary"]["executions_compared"] == 1 and not stored["baseline"]
+        if stored["baseline"]:
+            continue
+        assert stored["summary"]["executions_compared"] == 1
         slot = comparison._module().parse_time(stored["slot"], "slot")
         for metric in ("executions_compared", "discrepancies", "sms_sent_old", "records_created_new"):
             points = cloudwatch.get_metric_statistics(
@@ -79,5 +81,6 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
     status = run_playbook("status.yml", project_dir=fresh, env={"CUTOVER_REPORTS_DIR": str(fresh / "reports")})
     assert status.rc == 0, status.messages()
     stats = status.result["global_custom_stats"]
-    assert len(stats["status_compared_slots"]) == SLOTS and stats["status_phase"] == "comparing"
+    assert stats["status_compared_slots"] == [k.rsplit("/", 1)[1][:-5] for k in keys]
+    assert stats["status_phase"] == "comparing"
     assert stats["status_lock"] is None
