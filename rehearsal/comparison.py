@@ -92,11 +92,12 @@ def inventory_settings() -> dict:
 
 
 def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, check: bool = False,
-                 **overrides) -> dict:
+                 bucket: str | None = None, **overrides) -> dict:
     """One comparison run at ``as_of`` with the test inventory's rules; returns the module result.
 
     The state (snapshots, evidence) lives in ``report_dir/state``; the first run takes the baseline
-    (``baseline=True`` unless overridden), as start_parallel.yml does."""
+    (``baseline=True`` unless overridden), as start_parallel.yml does. With ``bucket`` the state is
+    the state bucket's, as for compare.yml (the demo, after start_parallel.yml took the baseline)."""
     cfg = cfg or Config()
     settings = inventory_settings()
     params = {
@@ -112,6 +113,11 @@ def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, c
     params.update(overrides)
     clients = [_Plain(client(cfg, name)) for name in ("dynamodb", "logs", "cloudwatch")]
     store = DirectoryStore(Path(report_dir) / "state")
+    if bucket:
+        from module_utils.cutover.state_store import StateStore
+
+        store = StateStore(_Plain(client(cfg, "s3")), bucket, cfg.account_id, cfg.region)
+        params["baseline"] = overrides.get("baseline", False)
     result = _module().run_comparison(params, check, *clients, store)
     return json.loads(json.dumps(result, default=str))
 
