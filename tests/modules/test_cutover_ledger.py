@@ -101,3 +101,28 @@ def test_a_bucket_of_another_account_is_refused(bootstrapped):
     result = ledger(bootstrapped, action="read", bucket="naver-sms-cutover-state-654654307503",
                     account_id="654654307503")
     assert result["failed"] and "naver-sms-cutover-state-654654307503" in result["msg"]
+
+
+def test_a_missing_bucket_says_run_bootstrap(emulator):
+    assert not ledger(emulator, action="ensure_table").get("failed")
+    result = ledger(emulator, action="read", bucket=STATE_BUCKET, account_id=ACCOUNT)
+    assert result["failed"] and f"state bucket {STATE_BUCKET} does not exist: run playbooks/bootstrap.yml" in result["msg"]
+
+
+def test_an_object_changed_by_someone_else_since_it_was_read_is_not_overwritten(bootstrapped, aws):
+    from module_utils.cutover.state_store import StateConflict, StateStore
+
+    ours = StateStore(aws("s3"), STATE_BUCKET, ACCOUNT, "ap-northeast-2", retry=False)
+    key = ours.key("comparison", "evidence", "2026-11-26T04-00Z.json")
+    assert ours.get(key) == (None, None)
+    etag = ours.put(key, '{"by": "cron-host"}', None)
+    text, read_etag = ours.get(key)
+    assert (text, read_etag) == ('{"by": "cron-host"}', etag)
+    ours.put(key, '{"by": "laptop"}', read_etag)  # the other controller writes after our read
+    with pytest.raises(StateConflict, match=f"s3://{STATE_BUCKET}/{key} was changed by another controller"):
+        ours.put(key, '{"by": "cron-host, late"}', read_etag)
+    snapshot = ours.key("comparison", "snapshots", "sms.json")
+    ours.put(snapshot, "{}", None)  # another controller created it after we saw none
+    with pytest.raises(StateConflict, match="did not exist"):
+        ours.put(snapshot, '{"late": 1}', None)
+    assert ours.get(key)[0] == '{"by": "laptop"}'
