@@ -14,14 +14,21 @@ description:
   - Classifies every unit (table record, SMS, Telegram message) as matched, late (settled by the
     other side within O(settle_slots)) or a discrepancy (C(missing_on_new), C(missing_on_old),
     C(field_differs), C(text_differs) with the first differing character, C(count_differs)).
-  - Publishes the comparison metrics to O(namespace) with the slot as timestamp, and writes one
-    evidence file per slot, C(<report_dir>/<YYYY-MM-DDTHH-MMZ>.json) (summary and capped
-    mismatches). A slot whose evidence file already holds the same result is not published again,
-    so a rerun makes no AWS write.
-  - Records are tied to the slot that last changed them through a snapshot of each table kept in
-    O(state_dir) between runs (neither function writes a timestamp). The first run only takes that
-    baseline. Run it every slot (every 20 minutes) so that each change is seen in its own slot.
-  - Check mode computes and returns everything; it publishes, writes and records nothing.
+  - Publishes the comparison metrics to O(namespace) with the slot as timestamp, B(then) writes one
+    evidence object per slot to the state bucket, C(comparison/<account>/<region>/evidence/<YYYY-MM-DDTHH-MMZ>.json)
+    (summary and capped mismatches): a failed publish leaves the evidence unwritten, so the next run
+    publishes again. A slot whose evidence object already holds the same result is not published
+    again, so a rerun makes no AWS write.
+  - Records are tied to the slot that last changed them through a snapshot of each table kept in the
+    state bucket (C(comparison/<account>/<region>/snapshots/<table>.json)) between runs (neither function
+    writes a timestamp). A missing snapshot is an error unless O(baseline=true) (only
+    C(start_parallel.yml) passes it), and then the run only takes the baseline. Run it every slot
+    (every 20 minutes) so that each change is seen in its own slot.
+  - Every write to the bucket is conditional on the ETag read at the start of the run; an object that
+    another controller wrote meanwhile fails the run with the key and what to do.
+  - O(report_dir) gets a convenience copy of the evidence; it is never read back.
+  - Check mode computes and returns everything, publishes and writes nothing, and reports C(changed)
+    when a real run would publish or write.
 options:
   old_table:
     description: Table of the old function (C(sms)).
@@ -88,12 +95,22 @@ options:
     description: CloudWatch namespace of the metrics.
     type: str
     default: naver-sms/comparison
-  report_dir:
-    description: Directory of the evidence files.
+  state_bucket:
+    description: The migration's state bucket (C(cutover_state_bucket), created by C(playbooks/bootstrap.yml)).
     required: true
-    type: path
-  state_dir:
-    description: Directory of the table snapshots (default O(report_dir)C(/state)).
+    type: str
+  account_id:
+    description: The account the bucket must belong to; also the first part of every key after the area.
+    required: true
+    type: str
+  baseline:
+    description:
+      - Allow a missing table snapshot - the run then takes the baseline of the tables. Only the start
+        of the parallel run passes it; otherwise a missing snapshot is an error.
+    type: bool
+    default: false
+  report_dir:
+    description: Directory for a local convenience copy of the evidence (never read back); none when omitted.
     type: path
   scan_segments:
     description: Parallel scan segments per table.
@@ -112,7 +129,9 @@ EXAMPLES = r"""
     new_table: sms_v2
     old_log_group: /aws/lambda/naverplace_send_inform
     new_log_group: /aws/lambda/naverplace_send_inform_v2
-    report_dir: "{{ playbook_dir }}/../reports/comparison"
+    state_bucket: naver-sms-cutover-state-654654307503
+    account_id: "654654307503"
+    report_dir: "{{ playbook_dir }}/../reports/production/comparison"
 
 - name: Re-check one day
   output_compare:
@@ -122,7 +141,8 @@ EXAMPLES = r"""
     new_log_group: /aws/lambda/naverplace_send_inform_v2
     start: "2026-11-26T00:00:00Z"
     end: "2026-11-26T23:40:00Z"
-    report_dir: /var/lib/cutover/reports/comparison
+    state_bucket: naver-sms-cutover-state-654654307503
+    account_id: "654654307503"
 """
 
 RETURN = r"""
@@ -159,13 +179,25 @@ timings:
   returned: always
   type: dict
 published:
-  description: Slots whose metrics were published by this run.
+  description: Slots whose metrics were published by this run (would be, in check mode).
   returned: always
   type: list
 report_files:
-  description: Evidence files written (or that would be written in check mode).
+  description: Local convenience copies of the evidence written (or that would be written in check mode).
   returned: always
   type: list
+evidence_objects:
+  description: State bucket URLs of the evidence of every reported slot.
+  returned: always
+  type: list
+written:
+  description: State bucket URLs written by this run (or that would be, in check mode) - evidence and snapshots.
+  returned: always
+  type: list
+records_checked:
+  description: Table items read and checked against the previous snapshot (0 on a baseline run - no record compared).
+  returned: always
+  type: int
 """
 
 import json
@@ -185,6 +217,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.state_store import StateError, StateStore
 from ansible.module_utils.cutover.compare import (
     JSON_FORMAT,
     LEGACY_TEXT_FORMAT,
@@ -329,29 +362,21 @@ def dumps(data):
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=_jsonable) + "\n"
 
 
-def snapshot_path(state_dir, table):
-    return os.path.join(state_dir, f"snapshot-{table}.json")
+def snapshot_key(store, table):
+    return store.key("comparison", "snapshots", f"{table}.json")
 
 
-def load_snapshot(path):
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def evidence_key(store, slot):
+    return store.key("comparison", "evidence", report_name(slot))
 
 
-def write_if_changed(path, text):
-    """Atomically (re)write a file; False when it already held exactly this text."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text:
-                return False
+def write_copy(path, text):
+    """The local convenience copy (atomic); never read back."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(temporary, path)
-    return True
 
 
 def report_name(slot):
@@ -402,15 +427,31 @@ def publish(client, namespace, metrics):
 
 
 # ----------------------------------------------------------------------------- the run
-def run_comparison(params, check_mode, ddb, logs, cloudwatch):
+def read_snapshots(store, params):
+    """Both snapshots with their ETags, read before anything else; a missing one is an error unless baseline."""
+    found = {}
+    for side in ("old", "new"):
+        table = params[f"{side}_table"]
+        key = snapshot_key(store, table)
+        text, etag = store.get(key)
+        if text is None and not params.get("baseline"):
+            raise InputError(
+                f"no comparison snapshot of table {table} at {store.url(key)}: the comparison's baseline is taken "
+                "by playbooks/start_parallel.yml when the parallel run starts. Run start_parallel.yml first; a "
+                "compare run never takes a baseline itself (it would compare no table record)")
+        found[side] = (key, json.loads(text) if text is not None else None, etag)
+    return found
+
+
+def run_comparison(params, check_mode, ddb, logs, cloudwatch, store):
     window = plan(params)
     config = core_config(params)
     formats = {"old": log_format(params["old_log_format"], "old_log_format"),
                "new": log_format(params["new_log_format"], "new_log_format")}
     minutes = params["slot_minutes"]
-    state_dir = params["state_dir"] or os.path.join(params["report_dir"], "state")
     observed = slot_iso(window["observed"], minutes)
-    sides, snapshots, warnings, baseline = {}, {}, [], False
+    stored = read_snapshots(store, params)
+    sides, snapshots, warnings, baseline, checked = {}, {}, [], False, 0
     timings = dict.fromkeys(("scan_s", "tag_s", "logs_s", "compare_s", "publish_s"), 0.0)
     clock = time.monotonic()
 
@@ -423,11 +464,11 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch):
         table, group = params[f"{side}_table"], params[f"{side}_log_group"]
         items = scan_table(ddb, table, params["scan_segments"])
         lap("scan_s")
-        path = snapshot_path(state_dir, table)
-        before = load_snapshot(path)
+        key, before, etag = stored[side]
         baseline = baseline or before is None
+        checked += 0 if before is None else len(items)
         records, fresh = tag_records_from_snapshot(items, before, observed, config)
-        snapshots[path] = (before, fresh)
+        snapshots[key] = (before, fresh, etag)
         lap("tag_s")
         sms, telegram, found = read_events(logs, group, window["read_from"], window["read_to"] + timedelta(
             seconds=params["grace_s"]), formats[side], minutes)
@@ -445,28 +486,38 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch):
     context = {"old_table": params["old_table"], "new_table": params["new_table"],
                "old_log_group": params["old_log_group"], "new_log_group": params["new_log_group"],
                "observed_slot": observed, "baseline": baseline}
-    published, files = [], []
+    published, files, objects, written = [], [], [], []
     for slot, document in sorted(slot_reports(result, context).items()):
-        path = os.path.join(params["report_dir"], report_name(slot))
-        files.append(path)
-        text = dumps(document)
+        key, text = evidence_key(store, slot), dumps(document)
+        objects.append(store.url(key))
+        stored_text, etag = store.get(key)
+        if stored_text == text:
+            continue
+        # metrics first, evidence second: a failed publish leaves the evidence unwritten, so the next run retries
+        published.append(slot)
+        written.append(store.url(key))
         if check_mode:
             continue
-        if write_if_changed(path, text):
-            publish(cloudwatch, params["namespace"], metric_data(slot, document["summary"]))
-            published.append(slot)
-    if not check_mode:
-        for path, (before, snapshot) in snapshots.items():
-            if snapshot != before:
-                write_if_changed(path, json.dumps(snapshot, ensure_ascii=False))
+        publish(cloudwatch, params["namespace"], metric_data(slot, document["summary"]))
+        store.put(key, text, etag)
+        if params.get("report_dir"):
+            path = os.path.join(params["report_dir"], report_name(slot))
+            write_copy(path, text)
+            files.append(path)
+    for key, (before, snapshot, etag) in snapshots.items():
+        if snapshot != before:
+            written.append(store.url(key))
+            if not check_mode:
+                store.put(key, json.dumps(snapshot, ensure_ascii=False, sort_keys=True), etag)
     lap("publish_s")
     return {
         "timings": {name: round(value, 3) for name, value in timings.items()},
-        "changed": bool(published), "start": start, "end": end, "observed_slot": observed, "baseline": baseline,
+        "changed": bool(written), "start": start, "end": end, "observed_slot": observed, "baseline": baseline,
         "settle_slots": result["settle_slots"], "slots": result["slots"], "total": result["total"],
         "evidence": json.loads(json.dumps(result["evidence"], default=_jsonable)),
         "evidence_truncated": result["evidence_truncated"], "late": result["late"],
-        "published": published, "report_files": files, "warnings": warnings,
+        "published": published, "report_files": files, "evidence_objects": objects, "written": written,
+        "records_checked": checked, "warnings": warnings,
     }
 
 
@@ -488,16 +539,21 @@ def main():
         old_log_format=dict(type="raw", default="json"),
         new_log_format=dict(type="raw", default="json"),
         namespace=dict(type="str", default="naver-sms/comparison"),
-        report_dir=dict(type="path", required=True),
-        state_dir=dict(type="path"),
+        state_bucket=dict(type="str", required=True),
+        account_id=dict(type="str", required=True),
+        baseline=dict(type="bool", default=False),
+        report_dir=dict(type="path"),
         scan_segments=dict(type="int", default=4),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     retry = retry_decorator()
     clients = [module.client(name, retry_decorator=retry) for name in ("dynamodb", "logs", "cloudwatch")]
+    store = StateStore(module.client("s3", retry_decorator=retry), module.params["state_bucket"],
+                       module.params["account_id"], module.region)
     try:  # run_comparison validates every input before its first AWS call
-        result = run_comparison(module.params, module.check_mode, *clients)
-    except InputError as exc:
+        store.require()
+        result = run_comparison(module.params, module.check_mode, *clients, store)
+    except (InputError, StateError) as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="reading or publishing the comparison failed")

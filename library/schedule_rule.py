@@ -31,9 +31,11 @@ options:
     default: DISABLED
     choices: [ENABLED, DISABLED]
   mode:
-    description: Input passed to the target.
+    description:
+      - Input passed to the target, C({"mode": "<mode>"}).
+      - Omitted - the target's input is kept as it is (a new target gets no input). The legacy rule's target is
+        production's and keeps whatever input it has.
     type: str
-    default: shadow
     choices: [shadow, live]
   target_arn:
     description: ARN of the one target (for the new function, its alias ARN).
@@ -44,9 +46,15 @@ options:
     type: str
     default: function
   description:
-    description: Rule description.
+    description: Rule description; omitted - kept as it is (empty for a new rule).
     type: str
-    default: ""
+  must_exist:
+    description:
+      - The rule must already exist and target O(target_arn) (any target id); it is never created, its other
+        targets are left alone. Otherwise the module fails naming what it found, before any change. For a rule
+        that belongs to production (the legacy rule).
+    type: bool
+    default: false
   lambda_permission:
     description: Ensure the Lambda permission that lets this rule invoke O(target_arn) (Lambda targets only).
     type: bool
@@ -172,19 +180,43 @@ def _split_function(arn):
     return parts[6], ":".join(parts[:7]), qualifier
 
 
+def verify_existing(client, name, rule, targets, target_arn):
+    """The id of the target of an existing rule that invokes target_arn; else InputError naming what was found."""
+    if rule is None:
+        try:
+            found = client.list_rule_names_by_target(TargetArn=target_arn, aws_retry=True).get("RuleNames", [])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            found = []
+        hint = f"rules that target {target_arn}: {', '.join(found)}" if found else f"no rule targets {target_arn}"
+        raise InputError(f"rule {name} does not exist ({hint}); it belongs to production and is never created "
+                         "here (a second rule would run the function twice): fix the rule name in the inventory. "
+                         "Nothing was changed")
+    matching = [t["Id"] for t in targets if t["Arn"] == target_arn]
+    if not matching:
+        raise InputError(f"rule {name} targets {', '.join(t['Arn'] for t in targets) or 'nothing'}, not {target_arn}: "
+                         "check the rule and function names in the inventory. Nothing was changed")
+    return matching[0]
+
+
 def ensure_rule(module, client, lam):
     params, check_mode = module.params, module.check_mode
     validate(params)
     name = params["name"]
     rule = describe_rule(client, name)
     targets = rule_targets(client, name) if rule else []
-    want_rule = {"ScheduleExpression": params["schedule"], "State": params["state"],
-                 "Description": params["description"]}
+    target_id = params["target_id"]
+    if params["must_exist"]:
+        target_id = verify_existing(client, name, rule, targets, params["target_arn"])
+    description = params["description"]
+    if description is None:
+        description = (rule or {}).get("Description", "")
+    want_rule = {"ScheduleExpression": params["schedule"], "State": params["state"], "Description": description}
     have_rule = {k: (rule or {}).get(k, "" if k == "Description" else None) for k in want_rule}
-    want_target = {"Id": params["target_id"], "Arn": params["target_arn"], "Input": wanted_input(params["mode"])}
-    ours = [t for t in targets if t["Id"] == params["target_id"]]
+    ours = [t for t in targets if t["Id"] == target_id]
     have_target = {"Id": ours[0]["Id"], "Arn": ours[0]["Arn"], "Input": _input_of(ours[0])} if ours else None
-    extra = [t["Id"] for t in targets if t["Id"] != params["target_id"]]
+    keep_input = (have_target or {}).get("Input") if params["mode"] is None else wanted_input(params["mode"])
+    want_target = {"Id": target_id, "Arn": params["target_arn"], "Input": keep_input}
+    extra = [] if params["must_exist"] else [t["Id"] for t in targets if t["Id"] != target_id]
 
     changes = []
     if have_rule != want_rule:
@@ -206,8 +238,10 @@ def ensure_rule(module, client, lam):
         if extra:
             client.remove_targets(Rule=name, Ids=extra, aws_retry=True)
         if "target" in changes:
-            client.put_targets(Rule=name, aws_retry=True, Targets=[
-                {"Id": params["target_id"], "Arn": params["target_arn"], "Input": json.dumps(want_target["Input"])}])
+            target = {"Id": target_id, "Arn": params["target_arn"]}
+            if want_target["Input"] is not None:
+                target["Input"] = json.dumps(want_target["Input"])
+            client.put_targets(Rule=name, aws_retry=True, Targets=[target])
         if "permission" in changes:
             function, _unqualified, qualifier = _split_function(params["target_arn"])
             kwargs = {"Qualifier": qualifier} if qualifier else {}
@@ -231,10 +265,11 @@ def main():
         name=dict(type="str", required=True),
         schedule=dict(type="str", required=True),
         state=dict(type="str", default="DISABLED", choices=["ENABLED", "DISABLED"]),
-        mode=dict(type="str", default="shadow", choices=["shadow", "live"]),
+        mode=dict(type="str", choices=["shadow", "live"]),
         target_arn=dict(type="str", required=True),
         target_id=dict(type="str", default="function"),
-        description=dict(type="str", default=""),
+        description=dict(type="str"),
+        must_exist=dict(type="bool", default=False),
         lambda_permission=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

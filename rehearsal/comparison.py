@@ -53,6 +53,36 @@ class _Plain:
         return call
 
 
+class DirectoryStore:
+    """The state bucket's interface (``module_utils/cutover/state_store.py``) over a local directory.
+
+    Only for the in-process rehearsal (a simulated day in seconds); playbooks use the bucket.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    @staticmethod
+    def key(area: str, *parts: str) -> str:
+        return "/".join((area,) + parts)
+
+    def url(self, key: str) -> str:
+        return str(self.directory / key)
+
+    def get(self, key: str):
+        path = self.directory / key
+        if not path.exists():
+            return None, None
+        text = path.read_text(encoding="utf-8")
+        return text, str(hash(text))
+
+    def put(self, key: str, text: str, etag) -> str:
+        path = self.directory / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return str(hash(text))
+
+
 def inventory_settings() -> dict:
     with open(INVENTORY / "comparison.yml", encoding="utf-8") as handle:
         settings = yaml.safe_load(handle)
@@ -62,8 +92,12 @@ def inventory_settings() -> dict:
 
 
 def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, check: bool = False,
-                 **overrides) -> dict:
-    """One comparison run at ``as_of`` with the test inventory's rules; returns the module result."""
+                 bucket: str | None = None, **overrides) -> dict:
+    """One comparison run at ``as_of`` with the test inventory's rules; returns the module result.
+
+    The state (snapshots, evidence) lives in ``report_dir/state``; the first run takes the baseline
+    (``baseline=True`` unless overridden), as start_parallel.yml does. With ``bucket`` the state is
+    the state bucket's, as for compare.yml (the demo, after start_parallel.yml took the baseline)."""
     cfg = cfg or Config()
     settings = inventory_settings()
     params = {
@@ -74,11 +108,17 @@ def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, c
         "grace_s": settings["cutover_compare_grace_s"], "evidence_cap": settings["cutover_compare_evidence_cap"],
         "rules": settings["cutover_compare_rules"], "old_log_format": settings["cutover_compare_old_log_format"],
         "new_log_format": settings["cutover_compare_new_log_format"], "namespace": "naver-sms/comparison",
-        "report_dir": str(report_dir), "state_dir": None, "scan_segments": settings["cutover_compare_scan_segments"],
+        "report_dir": str(report_dir), "baseline": True, "scan_segments": settings["cutover_compare_scan_segments"],
     }
     params.update(overrides)
     clients = [_Plain(client(cfg, name)) for name in ("dynamodb", "logs", "cloudwatch")]
-    result = _module().run_comparison(params, check, *clients)
+    store = DirectoryStore(Path(report_dir) / "state")
+    if bucket:
+        from module_utils.cutover.state_store import StateStore
+
+        store = StateStore(_Plain(client(cfg, "s3")), bucket, cfg.account_id, cfg.region)
+        params["baseline"] = overrides.get("baseline", False)
+    result = _module().run_comparison(params, check, *clients, store)
     return json.loads(json.dumps(result, default=str))
 
 

@@ -86,6 +86,11 @@ def _playbook(name: str, *extra: str) -> None:
         raise RuntimeError(f"{name} failed (rc {proc.returncode}): {proc.stdout[-3000:]}{proc.stderr[-1000:]}")
 
 
+def step_bootstrap() -> None:
+    """Phase 0: the migration's ledger table and state bucket (every later playbook requires them)."""
+    _playbook("bootstrap.yml")
+
+
 def step_deploy_image() -> None:
     """Story 5.1: build a small image archive as `docker save` would and push it through the ECR API."""
     from rehearsal.image_archive import build_archive
@@ -147,7 +152,7 @@ def step_compare_slots() -> None:
     reports = _reports_dir()
     for _ in range(8):  # each comparison reports the slot settled two slots before
         scheduler.run(1)
-        result = compare_slot(now + grace(), reports, cfg)
+        result = compare_slot(now + grace(), reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += SLOT_DEMO
         for slot, row in result["slots"].items():
             if slot < first_shadow:
@@ -163,6 +168,7 @@ STEPS = [
     ("start the local AWS", step_emulator),
     ("seed the legacy world", step_seed_world),
     ("run a simulated day of the legacy system alone", step_legacy_day),
+    ("0 create the migration's ledger table and state bucket", step_bootstrap),
     ("5.1 push the image to ECR", step_deploy_image),
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
     ("5.4 monitoring: SNS topics, alarms, dashboard", step_monitoring),

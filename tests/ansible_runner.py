@@ -68,9 +68,11 @@ def run_playbook(
     diff: bool = False,
     env: dict | None = None,
     timeout: int = 600,
+    project_dir: Path = PROJECT_DIR,
 ) -> PlaybookRun:
-    cmd = [str(BIN / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
-           str(PROJECT_DIR / "playbooks" / playbook)]
+    """``project_dir``: another checkout of the project (a second controller), default this one."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(project_dir / "inventories" / inventory),
+           str(project_dir / "playbooks" / playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
@@ -80,7 +82,7 @@ def run_playbook(
     full_env = dict(os.environ)
     full_env.update(
         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(project_dir / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}{os.pathsep}{full_env.get('PATH', '')}",
     )
@@ -88,7 +90,7 @@ def run_playbook(
         full_env.update(TEST_AWS_ENV)
         full_env.pop("AWS_PROFILE", None)
     full_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=full_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=project_dir, env=full_env, capture_output=True, text=True, timeout=timeout)
     try:
         result = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:

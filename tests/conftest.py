@@ -92,3 +92,31 @@ def state_dir(tmp_path, monkeypatch):
     directory.mkdir()
     monkeypatch.setenv("CUTOVER_STATE_DIR", str(directory))
     return directory
+
+
+LEDGER_TABLE = "naver-sms-cutover-ledger"
+STATE_BUCKET = "naver-sms-cutover-state-123456789012"
+
+
+def bootstrap_state(url: str) -> None:
+    """What playbooks/bootstrap.yml creates (ledger table, state bucket), made in-process (fast)."""
+    from tests.module_runner import run_module
+
+    for args in ({"action": "ensure_table"},
+                 {"action": "ensure_bucket", "bucket": STATE_BUCKET, "account_id": "123456789012"}):
+        result = run_module("cutover_ledger", dict(args, table=LEDGER_TABLE), url)
+        assert not result.get("failed"), result
+
+
+@pytest.fixture
+def bootstrapped(emulator):
+    """The clean emulator with the migration's ledger table and state bucket (playbooks/bootstrap.yml)."""
+    bootstrap_state(emulator)
+    return emulator
+
+
+def migration_writes(calls: list[dict]) -> list[str]:
+    """Mutating calls other than the ledger's own bookkeeping (lock, unlock, one event per run: DynamoDB
+    PutItem/DeleteItem; no migration playbook writes single items)."""
+    return [c["operation"] for c in calls
+            if c["mutating"] and not (c["service"] == "dynamodb" and c["operation"] in ("PutItem", "DeleteItem"))]

@@ -11,6 +11,7 @@ import pytest
 
 from rehearsal.image_archive import build_archive
 from tests.ansible_runner import run_playbook
+from tests.conftest import STATE_BUCKET, migration_writes
 
 FUNCTION = "naverplace_send_inform_v2"
 RULE = "naver-sms-automation-v2-trigger"
@@ -18,7 +19,7 @@ ROLE = "naver-sms-automation-lambda-role"
 
 
 @pytest.fixture
-def operator_env(proxy, tmp_path, state_dir):
+def operator_env(bootstrapped, proxy, tmp_path, state_dir):
     archive = build_archive(tmp_path / "naver-sms-automation.tar", layers=[4096, 8192])
     return {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_IMAGE_ARCHIVE": str(archive),
             "CUTOVER_REPORTS_DIR": str(tmp_path / "reports")}
@@ -30,7 +31,7 @@ def four_steps(playbook, env, proxy):
         proxy.clear()
         run = run_playbook(playbook, check=check, diff=True, env=env)
         assert run.rc == 0, f"{playbook} {step}:\n{run.messages()}\n{run.stdout[-3000:]}"
-        runs[step] = (run, [c["operation"] for c in proxy.mutating_calls()])
+        runs[step] = (run, migration_writes(proxy.calls()))
     assert runs["check"][0].changed > 0 and runs["apply"][0].changed > 0
     assert runs["check"][1] == [], f"check mode wrote: {runs['check'][1]}"
     assert runs["recheck"][0].changed == 0 and runs["reapply"][0].changed == 0, runs["reapply"][0].stdout[-3000:]
@@ -44,8 +45,10 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     digest = deployed.task_results("Push the archive")[0]["digest"]
     details = aws("ecr").describe_images(repositoryName="naver-sms-automation")["imageDetails"]
     assert [(d["imageDigest"], sorted(d["imageTags"])) for d in details] == [(digest, ["latest", "v1.0.0"])]
-    record = json.loads((tmp_path / "reports" / "image-v1.0.0.json").read_text())
+    record = json.loads(aws("s3").get_object(Bucket=STATE_BUCKET, Key="image/123456789012/ap-northeast-2/"
+                                             "naver-sms-automation/v1.0.0.json")["Body"].read())
     assert record["digest"] == digest
+    assert json.loads((tmp_path / "reports" / "image-v1.0.0.json").read_text()) == record  # the local copy
     assert deployed.result["global_custom_stats"]["image_digest"] == digest
 
     four_steps("create_function.yml", operator_env, proxy)
@@ -88,4 +91,4 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
 def test_bad_input_stops_the_playbook_before_any_write(operator_env, proxy, playbook, extra, message):
     run = run_playbook(playbook, extra_vars=extra, env=operator_env)
     assert run.rc != 0 and message in run.messages(), run.messages()
-    assert proxy.mutating_calls() == []
+    assert migration_writes(proxy.calls()) == []

@@ -79,3 +79,18 @@ def world(emulator, aws, state_dir):
                     return out
 
     return World
+
+
+def bucket_baseline(url, as_of, cfg=CFG):
+    """What start_parallel.yml does last: the comparison's baseline, in the state bucket."""
+    from rehearsal.comparison import inventory_settings
+    from tests.conftest import STATE_BUCKET
+    from tests.module_runner import run_module
+
+    settings = inventory_settings()
+    result = run_module("output_compare", {
+        "old_table": cfg.old_table, "new_table": cfg.new_table, "old_log_group": f"/aws/lambda/{cfg.old_function}",
+        "new_log_group": f"/aws/lambda/{cfg.new_function}", "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "rules": settings["cutover_compare_rules"],
+        "state_bucket": STATE_BUCKET, "account_id": "123456789012", "baseline": True}, url)
+    assert not result.get("failed") and result["baseline"], result
+    return result

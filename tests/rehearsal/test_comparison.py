@@ -5,6 +5,7 @@ that slot's runs (``as_of`` = slot start + grace) and reports the last settled s
 """
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import timedelta
 
@@ -12,7 +13,8 @@ import pytest
 
 from rehearsal import handlers
 from rehearsal.comparison import compare_slot, grace
-from tests.rehearsal.conftest import CFG, DAY
+from tests.conftest import STATE_BUCKET, migration_writes
+from tests.rehearsal.conftest import CFG, DAY, bucket_baseline
 
 SLOT = timedelta(minutes=20)
 
@@ -157,33 +159,38 @@ def test_seeding_sms_v2_before_shadow_prevents_spurious_confirmations(world, aws
         assert result["total"]["match_percentage"] < 100
 
 
-def test_compare_playbook_check_apply_rerun(world, aws, proxy, tmp_path):
-    """Check mode publishes and writes nothing; compare.yml publishes at the slot time; a rerun changes nothing."""
-    from dataclasses import replace
-
+def test_compare_playbook_check_apply_rerun(world, bootstrapped, aws, proxy, tmp_path):
+    """Without a baseline compare.yml refuses; check mode says changed and writes nothing; compare.yml
+    publishes at the slot time, then writes the evidence to the bucket; a rerun changes nothing."""
     from tests.ansible_runner import run_playbook
 
     world.new_rule("shadow")
     start = DAY + MORNING
-    reports = tmp_path / "comparison"
-    through_proxy = replace(world.cfg, url=proxy.url)
+    env = {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_REPORTS_DIR": str(tmp_path)}
     world.scheduler.run(1, start=start)
-    assert compare_slot(start + grace(), reports, through_proxy)["baseline"]
+    no_baseline = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(start + grace())}, env=env)
+    assert no_baseline.rc != 0 and "no comparison snapshot of table sms at s3://" in no_baseline.messages()
+    assert "Run start_parallel.yml first" in no_baseline.messages()
+    bucket_baseline(proxy.url, start + grace())
     world.scheduler.run(2)
     as_of = start + 2 * SLOT + grace()
-    report = reports / f"{iso(start)[:16].replace(':', '-')}Z.json"
+    key = f"comparison/123456789012/ap-northeast-2/evidence/{iso(start)[:16].replace(':', '-')}Z.json"
+    s3 = aws("s3")
 
     proxy.clear()
-    check = compare_slot(as_of, reports, through_proxy, check=True)
-    assert check["start"] == check["end"] == iso(start)
-    assert check["slots"][iso(start)]["executions_compared"] == 1
-    assert proxy.mutating_calls() == [] and not report.exists()
+    check = run_playbook("compare.yml", check=True, extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
+    assert check.rc == 0 and check.changed == 1, check.messages()
+    assert proxy.mutating_calls() == []
+    assert s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=key).get("KeyCount", 0) == 0
 
-    env = {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_REPORTS_DIR": str(tmp_path)}
     apply = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
     assert apply.rc == 0 and apply.changed == 1, apply.messages()
-    assert {c["operation"] for c in proxy.mutating_calls()} == {"PutMetricData"}
-    assert report.exists() and '"match_percentage": 100.0' in report.read_text()
+    writes = migration_writes(proxy.calls())
+    snapshots = f"PUT /{STATE_BUCKET}/comparison/123456789012/ap-northeast-2/snapshots/"
+    assert writes == ["PutMetricData", f"PUT /{STATE_BUCKET}/{key}", snapshots + "sms.json", snapshots + "sms_v2.json"]
+    evidence = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
+    assert evidence["summary"]["match_percentage"] == 100.0
+    assert (tmp_path / "comparison" / key.rsplit("/", 1)[1]).exists()  # the local convenience copy
     stats = aws("cloudwatch").get_metric_statistics(
         Namespace="naver-sms/comparison", MetricName="executions_compared", StartTime=start,
         EndTime=start + SLOT, Period=1200, Statistics=["Sum"])["Datapoints"]
@@ -192,4 +199,4 @@ def test_compare_playbook_check_apply_rerun(world, aws, proxy, tmp_path):
     proxy.clear()
     again = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
     assert again.rc == 0 and again.changed == 0, again.messages()
-    assert proxy.mutating_calls() == []
+    assert migration_writes(proxy.calls()) == []
