@@ -74,7 +74,8 @@ def test_transient_faults_change_nothing_in_the_end_state(bootstrapped, emulator
     faults = [c for run in runs for c in run.faults]
     calls = sum(len(run.calls) for run in runs)
     assert len(faults) >= 0.1 * calls and {c["fault"] for c in faults} == set(TRANSIENT), faults
-    assert {c["service"] for c in faults} >= {"ecr", "lambda", "iam"}  # where most calls go
+    # where most calls go (since the ledger, its lock and events take IAM's share of seed 13's faults)
+    assert {c["service"] for c in faults} >= {"ecr", "lambda", "dynamodb"}
     assert end_state(aws) == reference
 
     proxy.set_faults()  # no fault: the faulty run left nothing to do
