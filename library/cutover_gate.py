@@ -25,9 +25,9 @@ description:
     compared slot's C(match_percentage) (Minimum) 100, C(discrepancies) (Maximum) 0, O(leak_metric)
     0 when published, C(AWS/Lambda) Errors 0, Duration below the function's timeout and below
     O(max_duration_ms), no alarm of O(alarms) in C(ALARM) now, the comparison not behind the settle window.
-  - C(decommission) (DP3) - O(window_days) since O(cutover_at), no alarm went to C(ALARM) since (alarm
+  - C(decommission) (DP3) - O(window_days) since the cutover (from O(history)), no alarm went to C(ALARM) since (alarm
     history; where the service does not offer it, recomputed from each single-metric alarm's series),
-    error rate below O(max_error_rate), no rollback in O(rollbacks).
+    error rate below O(max_error_rate), no rollback after the cutover in O(history).
   - What only a person can attest is an acknowledgement in O(acknowledgements); a missing one is C(no_go).
   - Read-only - it changes nothing (also not in check mode, where it runs the same); it does not write the
     ledger, it returns what C(cutover_ledger action=decision) records.
@@ -136,13 +136,14 @@ options:
     type: str
     default: run
     choices: [run, acknowledge]
-  cutover_at:
-    description: When the cutover happened (ISO; gate.yml reads it from the ledger). DP3.
-    type: str
-  rollbacks:
-    description: Rollbacks recorded since the cutover (gate.yml reads them from the ledger); omit when unknown. DP3.
+  history:
+    description:
+      - DP3 - the ledger's run events of C(cutover.yml) and C(rollback.yml) (C(cutover_ledger action=read
+        playbooks=[cutover.yml, rollback.yml]), which gate.yml reads). The cutover time is C(facts.switched_at) of
+        the latest C(cutover.yml) run with result C(ok); the rollbacks are the C(rollback.yml) runs with result
+        C(ok) after it. Omitted - both unknown (C(inconclusive)).
     type: list
-    elements: raw
+    elements: dict
   acknowledgements:
     description:
       - What only a person can attest, C(name -> {by, ref}) - C(rollback_rehearsed) (DP1),
@@ -511,10 +512,12 @@ def measure(params, settings, now, clients):
         measured["comparison"] = {s: row for s, row in comparison.items() if "executions" in row}
         measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
     else:
-        measured["cutover_at"] = params["cutover_at"]
-        measured["rollbacks"] = params["rollbacks"]
-        if params["cutover_at"]:
-            since = gate.parse_time(params["cutover_at"], "cutover_at")
+        if params["history"] is not None:
+            measured["cutover_at"], measured["rollbacks"] = gate.cutover_history(params["history"])
+        else:
+            measured["cutover_at"], measured["rollbacks"] = None, None
+        if measured["cutover_at"]:
+            since = gate.parse_time(measured["cutover_at"], "cutover_at")
             period = settings["slot_minutes"] * 60
             dims = [{"Name": "FunctionName", "Value": params["function"]}]
             queries = [metric_query(f"fn_{key}", "AWS/Lambda", name, stat, period, dims)
@@ -571,8 +574,7 @@ def main():
         backup_name=dict(type="str"),
         shadow_probe=dict(type="dict"),
         probe_mode=dict(type="str", default="run", choices=["run", "acknowledge"]),
-        cutover_at=dict(type="str"),
-        rollbacks=dict(type="list", elements="raw"),
+        history=dict(type="list", elements="dict"),
         acknowledgements=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -585,8 +587,8 @@ def main():
         settings = dict(gate.settings_of(overrides), _validated=True)
         gate.check_acknowledgements(params["acknowledgements"])
         now = gate.parse_time(params["as_of"], "as_of") if params["as_of"] else None
-        if params["cutover_at"]:
-            gate.parse_time(params["cutover_at"], "cutover_at")
+        if params["history"] is not None:
+            gate.cutover_history(params["history"])  # a malformed switched_at fails here
     except gate.GateInputError as exc:
         module.fail_json(msg=str(exc))
     now = now or datetime.now(timezone.utc).replace(microsecond=0)

@@ -116,6 +116,13 @@ options:
     description: O(action=read) - how many events to return (newest first).
     type: int
     default: 20
+  playbooks:
+    description:
+      - O(action=read) - only the events of these playbooks (for example C([cutover.yml, rollback.yml]), which
+        Decision Point 3 reads); every event when empty.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -191,7 +198,7 @@ item:
   returned: when action is event or decision
   type: dict
 events:
-  description: The last O(limit) events, newest first.
+  description: The last O(limit) events (of O(playbooks) when given), newest first.
   returned: when action is read
   type: list
 decisions:
@@ -292,9 +299,12 @@ class Ledger:
             kwargs = {"ConditionExpression": "run_id = :r", "ExpressionAttributeValues": self._to({":r": run_id})}
         self.client.delete_item(TableName=self.table, Key=self._to(key), aws_retry=True, **kwargs)
 
-    def query(self, pk, newest_first=True, limit=None):
+    def query(self, pk, newest_first=True, limit=None, playbooks=()):
+        values = {":p": pk, **{f":b{n}": name for n, name in enumerate(playbooks)}}
         items, kwargs = [], {"TableName": self.table, "KeyConditionExpression": "pk = :p",
-                             "ExpressionAttributeValues": self._to({":p": pk}), "ScanIndexForward": not newest_first}
+                             "ExpressionAttributeValues": self._to(values), "ScanIndexForward": not newest_first}
+        if playbooks:
+            kwargs["FilterExpression"] = f"playbook IN ({', '.join(f':b{n}' for n in range(len(playbooks)))})"
         while True:
             page = self.client.query(aws_retry=True, **kwargs)
             items += [self._from(i) for i in page.get("Items", [])]
@@ -434,12 +444,12 @@ def record(ledger, item, check_mode):
     return {"changed": True, "item": item, "warnings": []}
 
 
-def read(ledger, limit, now, store=None):
+def read(ledger, limit, now, store=None, playbooks=()):
     ledger.require()
     if store:
         store.require()
     return {"changed": False, "lock": lock_view(ledger.get(LOCK_KEY), now),
-            "events": events_view(ledger.query("event", limit=limit), limit),
+            "events": events_view(ledger.query("event", limit=limit, playbooks=playbooks), limit),
             "decisions": latest_decisions(ledger.query("decision"), now), "warnings": []}
 
 
@@ -495,7 +505,7 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
                                               params["decided_by"] or params["owner"], now), check_mode)
     else:
         store = StateStore(s3, params["bucket"], params["account_id"], region) if params.get("bucket") else None
-        result = read(ledger, params["limit"], now, store)
+        result = read(ledger, params["limit"], now, store, params.get("playbooks") or ())
     result["table"] = params["table"]
     return result
 
@@ -526,6 +536,7 @@ def main():
         expires_in_hours=dict(type="int"),
         decided_by=dict(type="str"),
         limit=dict(type="int", default=20),
+        playbooks=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec, supports_check_mode=True,

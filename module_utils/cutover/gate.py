@@ -24,8 +24,9 @@ Measurements (keys of ``measured``; a key that is absent or None means "could no
   {"executions", "match_min", "discrepancies_max", "leak_max"}}`` (only slots with data);
   ``lambda`` ``{"invocations", "errors", "duration_max_ms"}`` (None: no datapoint);
   ``function`` (its ``timeout_s``); ``alarms``.
-- DP3 ``decommission``: ``cutover_at`` (ISO), ``rollbacks`` (list, None = unknown),
-  ``alarms_since`` ``{"went_to_alarm": [names], "unknown": [names]}``, ``lambda`` since cutover.
+- DP3 ``decommission``: ``cutover_at`` (ISO), ``rollbacks`` (list, None = unknown), both from the
+  ledger's run events through ``cutover_history``; ``alarms_since`` ``{"went_to_alarm": [names],
+  "unknown": [names]}``, ``lambda`` since cutover.
 """
 from __future__ import annotations
 
@@ -528,6 +529,37 @@ def _dp3(measured, settings, now):
         out.append(criterion("no rollback recorded", f"{len(rollbacks)} rollback(s)", "none", not rollbacks,
                              f"rolled back: {rollbacks[0]}" if rollbacks else ""))
     return out
+
+
+def _switched_at(event):
+    facts = event.get("facts") if isinstance(event.get("facts"), dict) else {}
+    return facts.get("switched_at") or None
+
+
+def cutover_history(events):
+    """DP3's ``(cutover_at, rollbacks)`` from the ledger's run events (``cutover_ledger action=read``).
+
+    The cutover time is ``facts.switched_at`` (the switch's last write) of the latest ``cutover.yml``
+    run with result ``ok`` that left the new side live; the rollbacks are the ``rollback.yml`` runs with
+    result ``ok`` switched after it, oldest first, as ``"<switched_at> scenario <n> (<ticket>)"`` (one per
+    switch: a rerun that reports the same switch is not a second rollback). ``(None, [])`` when no
+    cutover is recorded.
+    """
+    def ok(event, playbook):
+        return (event.get("playbook") == playbook and event.get("result") == "ok" and _switched_at(event)
+                and (playbook != "cutover.yml" or (event.get("facts") or {}).get("live", "new") == "new"))
+
+    cutovers = sorted(parse_time(_switched_at(e), "switched_at") for e in events if ok(e, "cutover.yml"))
+    if not cutovers:
+        return None, []
+    cutover_at, rollbacks = cutovers[-1], {}
+    for event in events:
+        if ok(event, "rollback.yml") and parse_time(_switched_at(event), "switched_at") > cutover_at:
+            at = parse_time(_switched_at(event), "switched_at")
+            scenario = (event.get("facts") or {}).get("scenario")
+            rollbacks.setdefault(at, f"{iso(at)}" + (f" scenario {scenario}" if scenario else "")
+                                 + (f" ({event['ticket']})" if event.get("ticket") else ""))
+    return iso(cutover_at), [rollbacks[at] for at in sorted(rollbacks)]
 
 
 # ----------------------------------------------------------------------------- the decision

@@ -132,7 +132,8 @@ def test_dp3_replays_alarms_from_their_series_where_alarm_history_is_not_offered
                                 ComparisonOperator="GreaterThanThreshold")
     acks = {"zero_customer_complaints": ACKS["rollback_rehearsed"], "po_approval": ACKS["rollback_rehearsed"]}
     args = {"decision": "decommission", "function": FUNCTION, "alarms": ALARMS, "acknowledgements": acks,
-            "cutover_at": cutover_at.isoformat(), "rollbacks": []}
+            "history": [{"playbook": "cutover.yml", "result": "ok",  # the ledger's run event of the cutover
+                         "facts": {"live": "new", "switched_at": cutover_at.strftime("%Y-%m-%dT%H:%M:%SZ")}}]}
     result = run_module("cutover_gate", args, emulator)
     criteria = by_name(result)
     assert result["outcome"] == "no_go", result
@@ -141,5 +142,27 @@ def test_dp3_replays_alarms_from_their_series_where_alarm_history_is_not_offered
     assert result["evidence"]["alarms_since"]["source"] == "recomputed from the metric series"
     assert criteria["error rate since cutover"]["measured"] == "0.00% (0 of 504)"
     assert criteria["days since cutover"]["status"] == criteria["no rollback recorded"]["status"] == "pass"
-    unknown = by_name(run_module("cutover_gate", dict(args, rollbacks=None, cutover_at=None), emulator))
+    unknown = by_name(run_module("cutover_gate", dict(args, history=None), emulator))
     assert unknown["no rollback recorded"]["status"] == unknown["days since cutover"]["status"] == "inconclusive"
+    never = by_name(run_module("cutover_gate", dict(args, history=[]), emulator))
+    assert never["days since cutover"]["status"] == "inconclusive" and never["no rollback recorded"]["status"] == "pass"
+
+
+@pytest.mark.slow
+def test_gate_playbook_records_a_dp1_go_that_the_ledger_shows(ready, bootstrapped):
+    """gate.yml -e decision=parallel: the probe runs, every DP1 item passes, the go is in the ledger
+    (start_parallel.yml reads it there)."""
+    from tests.ansible_runner import run_playbook
+    from tests.conftest import LEDGER_TABLE
+
+    run = run_playbook("gate.yml", extra_vars={
+        "decision": "parallel", "change_ticket": "CHG0012345", "cutover_image_digest": ready["digest"],
+        "cutover_monitoring_alarms": ALARMS, "cutover_alarm_topics": TOPICS, "cutover_gate_acks": ACKS})
+    assert run.rc == 0, run.messages()
+    read = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read"}, bootstrapped)
+    decision = read["decisions"]["parallel"]
+    assert (decision["outcome"], decision["expired"], decision["expires_at"]) == ("go", False, None)
+    assert {c["name"]: c["status"] for c in decision["criteria"]}["shadow probe"] == "pass"
+    assert read["lock"] is None
+    assert (read["events"][0]["playbook"], read["events"][0]["result"], read["events"][0]["facts"]["outcome"]) == \
+        ("gate.yml", "ok", "go")

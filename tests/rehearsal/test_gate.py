@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from rehearsal.comparison import compare_slot, grace
+from tests.conftest import LEDGER_TABLE
 from tests.module_runner import run_module
 from tests.rehearsal.conftest import CFG, DAY
 
@@ -129,26 +130,33 @@ def test_bad_input_fails_before_any_aws_call(proxy, overrides, message):
     assert proxy.calls() == []
 
 
-def test_gate_playbook_prints_each_criterion_and_fails_after_a_no_go(world, aws, tmp_path):
-    """gate.yml on the test inventory (the ledger record is skipped: cutover_ledger comes with the state work)."""
+def test_gate_playbook_prints_each_criterion_and_fails_after_a_no_go(world, bootstrapped, aws, tmp_path):
+    """gate.yml on the test inventory: every criterion printed, the decision recorded in the ledger,
+    a no_go recorded and then the play failed."""
     from tests.ansible_runner import run_playbook
 
     as_of = parallel_run(world, tmp_path)
     alarms(aws)
     extra = {"decision": "cutover", "cutover_gate_window_days": WINDOW_DAYS, "cutover_gate_as_of": iso(as_of),
-             "cutover_monitoring_alarms": ALARMS, "cutover_gate_acks": ACKS, "cutover_gate_record": False}
+             "cutover_monitoring_alarms": ALARMS, "cutover_gate_acks": ACKS}
     go = run_playbook("gate.yml", extra_vars=extra)
     assert go.rc == 0, go.messages()
     printed = [r["msg"] for r in go.task_results("Print every criterion")[0]["results"]]
     assert "PASS: executions compared - measured 9 of 9 slots (0 not compared), required >= 9" in printed
     assert any(line.startswith("PASS: max duration - measured max ") for line in printed)
-    assert go.changed == 0
+    assert go.changed == 1  # the decision recorded, nothing else
+    recorded = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read"}, world.cfg.url)
+    assert recorded["decisions"]["cutover"]["outcome"] == "go" and not recorded["decisions"]["cutover"]["expired"]
+    assert recorded["lock"] is None and recorded["events"][0]["playbook"] == "gate.yml"
 
     missing_ack = run_playbook("gate.yml", extra_vars=dict(extra, cutover_gate_acks={"po_approval": ACK}))
     assert missing_ack.rc != 0
     assert "Decision point cutover is NO_GO (2 failed, 0 inconclusive)" in missing_ack.messages()
     assert "missing acknowledgement rollback_practised" in missing_ack.messages()
     assert missing_ack.task_results("Stop when the decision is no_go")[0].get("failed")
+    recorded = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read"}, world.cfg.url)
+    assert recorded["decisions"]["cutover"]["outcome"] == "no_go"  # recorded before the play failed
+    assert (recorded["events"][0]["result"], recorded["lock"]) == ("failed", None)
 
     for bad, message in (({"decision": "rollout"}, "unknown decision 'rollout'"),
                          ({"cutover_gate_window_days": 0}, "window_days must be more than 0")):

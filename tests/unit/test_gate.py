@@ -262,3 +262,28 @@ def test_every_criterion_shows_measured_against_required():
 def test_decommission_counts_days_from_the_cutover_time():
     eight_days = (NOW - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert status(decide("decommission", [("cutover_at", eight_days)]), "days since cutover") == "pass"
+
+
+def _run(playbook, switched_at, result="ok", **facts):
+    return {"playbook": playbook, "result": result, "ticket": "CHG1",
+            "facts": dict(facts, switched_at=switched_at) if switched_at else facts}
+
+
+CUT1, CUT2 = _run("cutover.yml", "2026-11-18T10:10:03Z", live="new"), _run("cutover.yml", "2026-11-19T10:10:03Z", live="new")
+BACK = _run("rollback.yml", "2026-11-18T12:10:00Z", live="old", scenario=2)
+
+
+@pytest.mark.parametrize("events, cutover_at, rollbacks", [
+    ([], None, []),
+    ([_run("compare.yml", None), _run("status.yml", None)], None, []),
+    ([CUT1], "2026-11-18T10:10:03Z", []),
+    ([_run("cutover.yml", "2026-11-18T10:10:03Z", result="failed", live="new")], None, []),
+    ([_run("cutover.yml", None, live="new")], None, []),  # no switch written: no cutover time
+    ([CUT1, BACK], "2026-11-18T10:10:03Z", ["2026-11-18T12:10:00Z scenario 2 (CHG1)"]),
+    ([BACK, CUT1, dict(BACK)], "2026-11-18T10:10:03Z", ["2026-11-18T12:10:00Z scenario 2 (CHG1)"]),  # rerun
+    ([CUT2, BACK, CUT1], "2026-11-19T10:10:03Z", []),  # re-cutover after the rollback: counts from there
+    ([CUT1, _run("rollback.yml", "2026-11-18T12:10:00Z", result="failed")], "2026-11-18T10:10:03Z", []),
+    ([_run("cutover.yml", "2026-11-20T00:00:00Z", live="old"), CUT1], "2026-11-18T10:10:03Z", []),
+])
+def test_dp3_reads_the_cutover_time_and_the_rollbacks_after_it_from_the_ledger(events, cutover_at, rollbacks):
+    assert gate.cutover_history(events) == (cutover_at, rollbacks)
