@@ -22,7 +22,8 @@ description:
   - Records are tied to the slot that last changed them through a snapshot of each table kept in the
     state bucket (C(comparison/<account>/<region>/snapshots/<table>.json)) between runs (neither function
     writes a timestamp). A missing snapshot is an error unless O(baseline=true) (only
-    C(start_parallel.yml) passes it), and then the run only takes the baseline. Run it every slot
+    C(start_parallel.yml) passes it), and then the run only takes the baseline (snapshots; it publishes no
+    metric and writes no evidence). Run it every slot
     (every 20 minutes) so that each change is seen in its own slot.
   - Every write to the bucket is conditional on the ETag read at the start of the run; an object that
     another controller wrote meanwhile fails the run with the key and what to do.
@@ -499,7 +500,9 @@ def run_comparison(params, check_mode, ddb, logs, cloudwatch, store):
                "old_log_group": params["old_log_group"], "new_log_group": params["new_log_group"],
                "observed_slot": observed, "baseline": baseline}
     published, files, objects, written = [], [], [], []
-    for slot, document in sorted(slot_reports(result, context).items()):
+    # a baseline publishes nothing and writes no evidence: before it no record can be tied to a slot (the
+    # legacy-only slot it sees would read as discrepancies and page); it only stores the snapshots
+    for slot, document in [] if baseline else sorted(slot_reports(result, context).items()):
         key, text = evidence_key(store, slot), dumps(document)
         objects.append(store.url(key))
         stored_text, etag = store.get(key)
