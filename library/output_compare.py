@@ -218,16 +218,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
 from ansible.module_utils.cutover.state_store import StateError, StateStore
-from ansible.module_utils.cutover.compare import (
-    JSON_FORMAT,
-    LEGACY_TEXT_FORMAT,
-    CompareConfigError,
-    compare,
-    make_config,
-    parse_log_event,
-    slot_iso,
-    tag_records_from_snapshot,
-)
+from ansible.module_utils.cutover.compare import compare
+from ansible.module_utils.cutover.compare_config import CompareConfigError, make_config
+from ansible.module_utils.cutover.compare_formats import JSON_FORMAT, LEGACY_TEXT_FORMAT, parse_log_event
+from ansible.module_utils.cutover.compare_snapshot import tag_records_from_snapshot
+from ansible.module_utils.cutover.schedule import slot as slot_iso
 
 LOG_FORMATS = {"json": JSON_FORMAT, "legacy_text": LEGACY_TEXT_FORMAT}
 METRIC_BATCH = 500
