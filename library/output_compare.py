@@ -16,7 +16,7 @@ description:
     C(field_differs), C(text_differs) with the first differing character, C(count_differs)).
   - Publishes the comparison metrics to O(namespace) with the slot as timestamp, B(then) writes one
     evidence object per slot to the state bucket, C(comparison/<account>/<region>/evidence/<YYYY-MM-DDTHH-MMZ>.json)
-    (summary and capped mismatches): a failed publish leaves the evidence unwritten, so the next run
+    (summary and capped mismatches); a failed publish leaves the evidence unwritten, so the next run
     publishes again. A slot whose evidence object already holds the same result is not published
     again, so a rerun makes no AWS write.
   - Records are tied to the slot that last changed them through a snapshot of each table kept in the
