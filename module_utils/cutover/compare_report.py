@@ -19,17 +19,20 @@ from .compare_config import KINDS, SIDES, SMS_TYPES
 _ABSENT = "<absent>"
 
 
+def _one_slot(outcome) -> tuple:
+    return (outcome.slot,)
+
+
+def _two_slots(outcome) -> tuple:
+    return (outcome.old_slot, outcome.new_slot)
+
+
 class Matched(NamedTuple):
+    """Equal units of one key in the same slot."""
     key: tuple
     slot: int
-
-    @property
-    def slots(self) -> tuple:
-        return (self.slot,)
-
-    @property
-    def first(self) -> int:
-        return self.slot
+    slots = property(_one_slot)
+    first = property(lambda self: self.slot)
 
 
 class Late(NamedTuple):
@@ -37,14 +40,8 @@ class Late(NamedTuple):
     key: tuple
     old_slot: int
     new_slot: int
-
-    @property
-    def slots(self) -> tuple:
-        return (self.old_slot, self.new_slot)
-
-    @property
-    def first(self) -> int:
-        return min(self.old_slot, self.new_slot)
+    slots = property(_two_slots)
+    first = property(lambda self: min(_two_slots(self)))
 
 
 class Differs(NamedTuple):
@@ -54,14 +51,8 @@ class Differs(NamedTuple):
     new_slot: int
     old_digest: object
     new_digest: object
-
-    @property
-    def slots(self) -> tuple:
-        return (self.old_slot, self.new_slot)
-
-    @property
-    def first(self) -> int:
-        return min(self.old_slot, self.new_slot)
+    slots = property(_two_slots)
+    first = property(lambda self: min(_two_slots(self)))
 
 
 class Unpaired(NamedTuple):
@@ -72,14 +63,8 @@ class Unpaired(NamedTuple):
     count_old: int
     count_new: int
     digest: object
-
-    @property
-    def slots(self) -> tuple:
-        return (self.slot,)
-
-    @property
-    def first(self) -> int:
-        return self.slot
+    slots = property(_one_slot)
+    first = property(lambda self: self.slot)
 
 
 def mask_phone(phone) -> str:
