@@ -39,7 +39,6 @@ slot outside ``start..end`` is left to that slot's own run (no double counting).
 Shadow leaks: with ``new_mode: shadow`` every SMS the new side logged as delivered is a
 ``shadow_leak`` discrepancy of its slot (never a plain match) and an entry of ``shadow_leaks``.
 
-
 Memory and speed. Each item becomes one 64-bit hash of key + slot + compared values (C-level
 ``itemgetter``/``map`` over chunks of items). The old side is kept as a set of these hashes, the
 new side is streamed against it; only the keys whose hashes differ are paired by key and slot
@@ -57,11 +56,10 @@ from itertools import chain, compress, islice, repeat
 from operator import eq, is_not, itemgetter, not_
 
 from .compare_config import CompareConfigError, ready
-from .compare_report import Differs, Late, Matched, Report, Unpaired, finish
+from .compare_report import ABSENT, Differs, Late, Matched, Report, Unpaired, finish
 from .compare_snapshot import canon, iterate, safe_getter
 from .schedule import Slots
 
-_ABSENT = "<absent>"
 _MARK = object()  # an old unit already paired on the spot
 _CHUNK = 16384
 
@@ -96,7 +94,7 @@ class _UnitKind:
     def values(self, item) -> tuple:
         """The compared (field, value) pairs of an item, masks applied."""
         if self.compare is not None:
-            values = tuple([(f, item.get(f, _ABSENT)) for f in self.compare])
+            values = tuple([(f, item.get(f, ABSENT)) for f in self.compare])
         else:
             ignore = self.ignore
             values = tuple(sorted(((k, v) for k, v in item.items() if k not in ignore),

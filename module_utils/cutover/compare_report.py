@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from .compare_config import KINDS, SIDES, SMS_TYPES
 
-_ABSENT = "<absent>"
+ABSENT = "<absent>"
 
 
 def _one_slot(outcome) -> tuple:
@@ -240,9 +240,9 @@ def finish(report: Report, found: dict) -> dict:
         if outcome.old_slot != outcome.new_slot:
             base["slots"] = {"old": slots.iso(outcome.old_slot), "new": slots.iso(outcome.new_slot)}
         differing = [f for f in sorted(set(old_values) | set(new_values), key=str)
-                     if repr(old_values.get(f, _ABSENT)) != repr(new_values.get(f, _ABSENT))]
+                     if repr(old_values.get(f, ABSENT)) != repr(new_values.get(f, ABSENT))]
         for field in differing or [None]:
-            old_value, new_value = old_values.get(field, _ABSENT), new_values.get(field, _ABSENT)
+            old_value, new_value = old_values.get(field, ABSENT), new_values.get(field, ABSENT)
             if field in unit.text and isinstance(old_value, str) and isinstance(new_value, str):
                 entries.append(dict(base, kind="text_differs", field=field, old=old_value,
                                     new=new_value, **text_difference(
