@@ -139,26 +139,40 @@ class _Stub:
                   "delivered": True} for n in range(0, self.size, 97)] if self.changed else []
         return {"events": [{"timestamp": stamp, "message": json.dumps(line, ensure_ascii=False)} for line in lines]}
 
+    def get_paginator(self, name):
+        stub = self
+
+        class _Pages:
+            def paginate(self, **kwargs):
+                return self
+
+            def build_full_result(self):
+                return stub.filter_log_events(logGroupName=name)
+        return _Pages()
+
     def put_metric_data(self, **_kwargs):
         return {}
 
 
 def measure_in_process(size: int) -> dict:
-    from rehearsal.comparison import _module, inventory_settings
+    from module_utils.cutover.compare_aws import run_comparison
+    from rehearsal.comparison import DirectoryStore, inventory_settings
 
-    module, settings = _module(), inventory_settings()
+    settings = inventory_settings()
     with tempfile.TemporaryDirectory() as directory:
         params = {"old_table": "sms", "new_table": "sms_v2", "old_log_group": "/aws/lambda/old",
                   "new_log_group": "/aws/lambda/new", "slot": SLOT.isoformat(), "start": None, "end": None,
                   "settle_slots": 1, "slot_minutes": 20, "grace_s": 300, "evidence_cap": 50,
                   "rules": settings["cutover_compare_rules"], "old_log_format": "json", "new_log_format": "json",
-                  "namespace": "bench", "report_dir": directory, "state_dir": None, "scan_segments": 4}
+                  "namespace": "bench", "report_dir": directory, "baseline": True, "scan_segments": 4,
+                  "new_rule": None, "new_mode": None, "log_group": None}
+        store = DirectoryStore(Path(directory) / "state")
         stub = _Stub(size, changed=False)
-        module.run_comparison(dict(params, as_of=(SLOT - timedelta(minutes=15)).isoformat()), False, stub, stub, stub)
-        stub = _Stub(size, changed=True)
+        clients = dict.fromkeys(("dynamodb", "logs", "cloudwatch", "events"), stub)
+        run_comparison(dict(params, as_of=(SLOT - timedelta(minutes=15)).isoformat()), False, clients, store)
+        clients = dict.fromkeys(("dynamodb", "logs", "cloudwatch", "events"), _Stub(size, changed=True))
         started = time.monotonic()
-        result = module.run_comparison(dict(params, as_of=(SLOT + timedelta(minutes=5)).isoformat()), False,
-                                       stub, stub, stub)
+        result = run_comparison(dict(params, as_of=(SLOT + timedelta(minutes=5)).isoformat()), False, clients, store)
         return {"items": size, "in_process_s": round(time.monotonic() - started, 2),
                 "module_timings": result["timings"], "matched": result["total"]["matched"],
                 "discrepancies": result["total"]["discrepancies"]}

@@ -1,16 +1,15 @@
-"""Run the comparison (library/output_compare.py) in-process on the rehearsal world.
+"""Run the comparison (what library/output_compare.py runs) in-process on the rehearsal world.
 
 The scheduler advances a simulated clock, so the comparison must be told the moment it runs
 (``as_of``); ``playbooks/compare.yml -e cutover_compare_as_of=...`` does the same through Ansible.
-Here the module's ``run_comparison`` is called directly with boto3 clients (over HTTP to the
-emulator, like the module), which keeps a simulated day of 72 comparisons fast.
+Here ``module_utils/cutover/compare_aws.run_comparison`` is called directly with boto3 clients
+(over HTTP to the emulator, like the module), which keeps a simulated day of 72 comparisons fast.
 
     python -m rehearsal.comparison --as-of 2026-11-26T04:05:00Z [--slot ISO] [--settle N]
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from datetime import datetime, timedelta
@@ -18,25 +17,12 @@ from pathlib import Path
 
 import yaml
 
-import module_utils.cutover as _cutover
+from module_utils.cutover.compare_aws import run_comparison
+from module_utils.cutover.state_store import StateStore
 from rehearsal.config import Config, client
 from rehearsal.emulator import PROJECT_DIR
 
-sys.modules.setdefault("ansible.module_utils.cutover", _cutover)
 INVENTORY = PROJECT_DIR / "inventories" / "test" / "group_vars" / "all"
-
-
-_LOADED: dict = {}
-
-
-def _module():
-    if "module" in _LOADED:
-        return _LOADED["module"]
-    spec = importlib.util.spec_from_file_location("cutover_output_compare", PROJECT_DIR / "library" / "output_compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    _LOADED["module"] = module
-    return module
 
 
 class _Plain:
@@ -109,16 +95,15 @@ def compare_slot(as_of: datetime, report_dir: Path, cfg: Config | None = None, c
         "rules": settings["cutover_compare_rules"], "old_log_format": settings["cutover_compare_old_log_format"],
         "new_log_format": settings["cutover_compare_new_log_format"], "namespace": "naver-sms/comparison",
         "report_dir": str(report_dir), "baseline": True, "scan_segments": settings["cutover_compare_scan_segments"],
+        "new_rule": cfg.new_rule, "new_mode": None, "log_group": None,
     }
     params.update(overrides)
-    clients = [_Plain(client(cfg, name)) for name in ("dynamodb", "logs", "cloudwatch")]
+    clients = {name: _Plain(client(cfg, name)) for name in ("dynamodb", "logs", "cloudwatch", "events")}
     store = DirectoryStore(Path(report_dir) / "state")
     if bucket:
-        from module_utils.cutover.state_store import StateStore
-
         store = StateStore(_Plain(client(cfg, "s3")), bucket, cfg.account_id, cfg.region)
         params["baseline"] = overrides.get("baseline", False)
-    result = _module().run_comparison(params, check, *clients, store)
+    result = run_comparison(params, check, clients, store)
     return json.loads(json.dumps(result, default=str))
 
 

@@ -81,6 +81,52 @@ def parse_slot_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+class Slots:
+    """Slot numbers (minutes since the epoch // slot length) <-> ``slot_iso`` text, cached.
+
+    The one slot helper of the project for values that arrive as text: ``number`` accepts an
+    ISO string (any offset, ``Z``; naive means UTC) or a datetime; ``iso(number)`` is the slot
+    start written as ``slot_iso`` does. Slots count from the epoch, which for lengths dividing
+    a day is the same grid as ``slot_start`` (from midnight UTC).
+    """
+
+    def __init__(self, minutes: int = 20):
+        self.minutes = minutes
+        self._cache: dict = {}
+        self.canonical: dict = {}  # raw slot string -> canonical slot_iso string
+
+    def number(self, value) -> int:
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ValueError(f"slot {value!r} is not an ISO date-time such as 2026-11-26T04:00:00Z") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        number = int(moment.timestamp() // 60) // self.minutes
+        self._cache[value] = number
+        return number
+
+    def from_epoch_ms(self, millis: int) -> int:
+        return int(millis // 60000) // self.minutes
+
+    def iso(self, number: int) -> str:
+        return slot_iso(datetime.fromtimestamp(number * self.minutes * 60, tz=UTC))
+
+
+def slot(value, minutes: int = 20) -> str:
+    """``slot_iso`` of the start of the slot holding ``value`` (ISO text, datetime or epoch ms)."""
+    slots = Slots(minutes)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return slots.iso(slots.from_epoch_ms(value))
+    return slots.iso(slots.number(value))
+
+
 def eventbridge_weekday(d: date) -> int:
     """1 = Sunday ... 7 = Saturday."""
     return (d.weekday() + 1) % 7 + 1

@@ -111,6 +111,26 @@ def test_each_fault_of_the_new_function_is_a_discrepancy_with_its_location(world
                    and (e["old"], e["new"]) == (True, False) for e in evidence)
 
 
+def test_a_new_function_that_ignores_shadow_is_reported_as_shadow_leaks(world, tmp_path):
+    """Issue 15: the mode is read from the new rule's target input; every SMS the new side delivered is a leak."""
+    world.new_rule("shadow")
+    report_dir, leaks, rows = tmp_path / "reports", [], {}
+    start = DAY + MORNING
+    for index in range(4):
+        world.scheduler.run(1, start=start if index == 0 else None, fault="shadow_leak")
+        result = compare_slot(start + index * SLOT + grace(), report_dir, world.cfg)
+        if not result["baseline"]:
+            assert result["new_mode"] == "shadow"
+            leaks += result["shadow_leaks"]
+            rows.update(result["slots"])
+    assert leaks, "the leaking new function was not reported"
+    assert sum(row["shadow_leaks"] for row in rows.values()) == len(leaks)
+    assert all(row["shadow_leaks"] == row["sms_delivered"]["new"] for row in rows.values())
+    assert all(row["match_percentage"] < 100 for row in rows.values() if row["shadow_leaks"])
+    assert all(set(leak) == {"slot", "booking_num", "sms_type", "phone"} and "****" in leak["phone"]
+               for leak in leaks)
+
+
 def test_a_late_table_write_is_late_with_one_settle_slot_and_a_discrepancy_with_none(world, tmp_path):
     world.new_rule("shadow")
     start = DAY + timedelta(hours=1)
@@ -187,7 +207,10 @@ def test_compare_playbook_check_apply_rerun(world, bootstrapped, aws, proxy, tmp
     assert apply.rc == 0 and apply.changed == 1, apply.messages()
     writes = migration_writes(proxy.calls())
     snapshots = f"PUT /{STATE_BUCKET}/comparison/123456789012/ap-northeast-2/snapshots/"
-    assert writes == ["PutMetricData", f"PUT /{STATE_BUCKET}/{key}", snapshots + "sms.json", snapshots + "sms_v2.json"]
+    assert writes == ["PutMetricData", "CreateLogGroup", "CreateLogStream", "PutLogEvents", f"PUT /{STATE_BUCKET}/{key}",
+                      snapshots + "sms.json", snapshots + "sms_v2.json"]
+    lines = [json.loads(e["message"]) for e in aws("logs").filter_log_events(logGroupName="/naver-sms/comparison")["events"]]
+    assert [(line["slot"], line["match_percentage"], line["shadow_leaks"]) for line in lines] == [(iso(start), 100.0, 0)]
     evidence = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
     assert evidence["summary"]["match_percentage"] == 100.0
     assert (tmp_path / "comparison" / key.rsplit("/", 1)[1]).exists()  # the local convenience copy

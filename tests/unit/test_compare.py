@@ -8,15 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from module_utils.cutover.compare import (
-    LEGACY_TEXT_FORMAT,
-    CompareConfigError,
-    compare,
-    make_config,
-    parse_log_event,
-    tag_records_from_snapshot,
-    text_difference,
-)
+from module_utils.cutover.compare import compare
+from module_utils.cutover.compare_config import CompareConfigError, make_config
+from module_utils.cutover.compare_formats import LEGACY_TEXT_FORMAT, parse_log_event
+from module_utils.cutover.compare_report import text_difference
+from module_utils.cutover.compare_snapshot import tag_records_from_snapshot
 
 S0, S1, S2, S3 = ("2026-11-26T04:00:00Z", "2026-11-26T04:20:00Z",
                   "2026-11-26T04:40:00Z", "2026-11-26T05:00:00Z")

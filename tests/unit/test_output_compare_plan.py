@@ -5,9 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from rehearsal.comparison import _module
-
-MODULE = _module()
+from module_utils.cutover.compare_config import CompareConfigError
+from module_utils.cutover.compare_plan import plan
 BASE = {"slot_minutes": 20, "settle_slots": 1, "grace_s": 300, "scan_segments": 4,
         "slot": None, "start": None, "end": None, "as_of": None}
 
@@ -27,15 +26,15 @@ def iso(moment):
      "01:00", "02:00", "00:40", "02:40"),
 ])
 def test_the_slots_reported_and_the_window_read(params, start, end, read_from, read_to):
-    plan = MODULE.plan(dict(BASE, **params))
+    window = plan(dict(BASE, **params))
     day = "2026-11-26T"
-    assert (iso(plan["start"]), iso(plan["end"])) == (f"{day}{start}:00Z", f"{day}{end}:00Z")
-    assert (iso(plan["read_from"]), iso(plan["read_to"])) == (f"{day}{read_from}:00Z", f"{day}{read_to}:00Z")
+    assert (iso(window["start"]), iso(window["end"])) == (f"{day}{start}:00Z", f"{day}{end}:00Z")
+    assert (iso(window["read_from"]), iso(window["read_to"])) == (f"{day}{read_from}:00Z", f"{day}{read_to}:00Z")
 
 
 def test_without_as_of_the_clock_decides():
     now = datetime(2026, 11, 26, 5, 5, tzinfo=timezone.utc)
-    assert iso(MODULE.plan(dict(BASE), now=now)["start"]) == "2026-11-26T04:20:00Z"
+    assert iso(plan(dict(BASE), now=now)["start"]) == "2026-11-26T04:20:00Z"
 
 
 @pytest.mark.parametrize("params, message", [
@@ -46,5 +45,5 @@ def test_without_as_of_the_clock_decides():
     ({"settle_slots": -1}, "not negative"),
 ])
 def test_bad_input_is_refused_before_anything_is_read(params, message):
-    with pytest.raises(MODULE.InputError, match=message):
-        MODULE.plan(dict(BASE, **params))
+    with pytest.raises(CompareConfigError, match=message):
+        plan(dict(BASE, **params))
