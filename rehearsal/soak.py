@@ -193,9 +193,10 @@ def force_unlock(url: str, reason: str) -> dict:
                                          "unlock_reason": reason, "playbook": "crash test"}, url)
 
 
-def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None) -> dict:
+def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False) -> dict:
     """SIGKILL `playbook` right after its `after`-th mutating call, check the state it left (``check(url)``),
-    force_unlock the lock it left (with a reason), rerun: it converges, and a second rerun changes nothing."""
+    force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
+    converges, and a fault-free rerun changes nothing."""
     url = chain.proxy.state.upstream
     crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
     if not crashed.killed:
@@ -212,7 +213,7 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
         unlocked = force_unlock(url, f"{playbook} was killed after mutating call {after} (crash test)")
         if not unlocked.get("released"):
             raise ChainError(f"force_unlock did not release the lock: {unlocked}")
-    chain.must(chain.run(playbook, *args), f"{playbook} rerun after the crash at call {after}")
+    chain.must(chain.run(playbook, *args, faults=faults), f"{playbook} rerun after the crash at call {after}")
     again = chain.must(chain.run(playbook, *args), f"{playbook} second rerun after the crash at call {after}")
     if again.recap().get("changed", 0) or migration_writes(again.calls):
         raise ChainError(f"{playbook} did not converge after the crash at call {after}: {again.stdout[-3000:]}")

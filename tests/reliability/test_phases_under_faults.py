@@ -9,9 +9,8 @@ import boto3
 import pytest
 
 from rehearsal.image_archive import build_archive
-from rehearsal.soak import Chain, crash_and_recover, two_at_once
+from rehearsal.soak import Chain, crash_and_recover, slot_results, two_at_once
 from tests.conftest import REGION
-from tests.notify_fixture import notify  # noqa: F401 (fixture)
 
 OLD_RULE = "naverplace_send_inform_trigger"
 
@@ -23,34 +22,33 @@ def legacy_rule_enabled(url: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_rehearsal_converges_through_transient_faults_and_a_crash(proxy, tmp_path, notify):  # noqa: F811
+def test_start_parallel_and_compare_survive_a_crash_faults_and_a_second_operator(bootstrapped, proxy, tmp_path):
     chain = Chain(proxy, tmp_path / "chain", seed=21)
-    archive = build_archive(tmp_path / "image.tar", layers=[4096, 8192])
-    chain.env["CUTOVER_IMAGE_ARCHIVE"] = str(archive)
+    chain.env["CUTOVER_IMAGE_ARCHIVE"] = str(build_archive(tmp_path / "image.tar", layers=[4096, 8192]))
     chain.seed_world()
-    chain.must(chain.run("bootstrap.yml"), "bootstrap.yml")
-    chain.must(chain.run("deploy_image.yml"), "deploy_image.yml")
-    chain.must(chain.run("create_function.yml"), "create_function.yml")
-    chain.converge("monitoring.yml")
+    for playbook in ("deploy_image.yml", "create_function.yml", "monitoring.yml"):
+        chain.must(chain.run(playbook), playbook)
 
-    # start_parallel.yml killed right after its 3rd mutating call (the lock is the 1st), then recovered
+    # start_parallel.yml killed right after its 3rd mutating call (the lock is the 1st): the lock is left
+    # naming the run, the legacy rule still runs; after force_unlock (with a reason) the rerun goes through
+    # 20 % transient faults and converges: a fault-free rerun changes nothing
     as_of = ("-e", f"cutover_compare_as_of={chain.as_of()}")
-    outcome = crash_and_recover(chain, "start_parallel.yml", as_of, 3, check=legacy_rule_enabled)
+    outcome = crash_and_recover(chain, "start_parallel.yml", as_of, 3, check=legacy_rule_enabled, faults=True)
     assert outcome["killed"] and outcome["lock_left"] and outcome["forced_unlock"], outcome
     legacy_rule_enabled(proxy.state.upstream)
 
+    # slots of both functions; compare.yml through faults, then two operators compare the same slot at once:
+    # one proceeds (and finds what the faulty run found), the other is refused by the lock, naming why
     chain.slots(3)
-    assert chain.compare()
-
-    # two operators compare the same slot at the same moment: one proceeds, the other is refused by the lock
-    results = two_at_once(chain, "compare.yml", "-e", f"cutover_compare_as_of={chain.as_of()}")
+    as_of = ("-e", f"cutover_compare_as_of={chain.as_of()}")
+    faulty = chain.must(chain.run("compare.yml", *as_of, faults=True), "compare.yml with faults")
+    results = two_at_once(chain, "compare.yml", *as_of)
     assert sorted(rc != 0 for rc, _ in results) == [False, True], [out[-2000:] for _, out in results]
+    winner = next(out for rc, out in results if rc == 0)
+    assert slot_results(faulty.stdout) and slot_results(winner) == slot_results(faulty.stdout)
     refused = " ".join(next(out for rc, out in results if rc).split())
     for part in ("the migration is locked by another run: owner", "ticket CHG0000042", "playbook compare.yml",
                  "ago (", "Wait until that run ends"):
         assert part in refused, refused[-3000:]
-    assert chain.gate()[0] in ("go", "no_go")
     chain.invariant()
-    figures = chain.figures()
-    assert figures["faults"] >= 20, chain.log  # faults really were injected in every faulty phase
     assert all(faults for name, _, faults, _ in chain.log if "(faults)" in name), chain.log
