@@ -10,7 +10,6 @@ Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_s
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -166,13 +165,6 @@ def gate_outcome(stdout: str):
     criteria = sorted(set(re.findall(r"^\s*(?:\[(?:PASS|FAIL|OK|WARN|ACK)\]|(?:PASS|FAIL)\b)[^\n]*", stdout, re.M)))
     return (outcome.group(1).lower().replace(" ", "_").replace("-", "_"), tuple(criteria)) if outcome else None
 
-
-def env_for(workdir: Path) -> dict:
-    return dict(os.environ, CUTOVER_REPORTS_DIR=str(workdir / "reports"), CUTOVER_STATE_DIR=str(workdir / "state"))
-
-
-def dumps(value) -> str:
-    return json.dumps(value, indent=1, sort_keys=True, default=str)
 
 
 # --- crash at a step (issue 13 item 3)
