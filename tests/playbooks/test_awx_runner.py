@@ -6,13 +6,13 @@ To add a playbook (e.g. status.yml once it exists), add one line to JOBS.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from rehearsal.comparison import grace
 from tests.awx_runner import awx_process_env, custom_stats, failure_messages, private_data_dir, run_job, task_results
-from tests.rehearsal.conftest import DAY, world  # noqa: F401  (fixture)
+from tests.rehearsal.conftest import DAY, bucket_baseline, world  # noqa: F401  (fixture)
 
 SLOT = timedelta(minutes=20)
 TICKET = "CHG0004242"
@@ -25,8 +25,9 @@ JOBS = [
 
 
 @pytest.fixture
-def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
-    """A fresh private data dir; the emulator reached as a credential of the job would inject it."""
+def job_dir(tmp_path, world, bootstrapped, monkeypatch):  # noqa: F811
+    """A fresh private data dir; the emulator (bootstrapped: ledger table, state bucket) reached as a
+    credential of the job would inject it."""
     url = world.cfg.url
     awx_process_env(monkeypatch)
     return private_data_dir(tmp_path), {"CUTOVER_EMULATOR_URL": url}
@@ -36,6 +37,8 @@ def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
 def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
     directory, credentials = job_dir
     assert not (directory / "project" / "reports").exists()
+    if playbook == "compare.yml":  # start_parallel.yml's baseline, in the state bucket
+        bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc))
     runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
     assert (runner.status, runner.rc) == ("successful", 0), failure_messages(runner)
     assert runner.stats["failures"] == {} and "localhost" in runner.stats["ok"]
@@ -50,9 +53,12 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
 
 
 def slots_run(world, count):  # noqa: F811
+    """count slots; the comparison's baseline (start_parallel.yml's, in the state bucket) after the first."""
     start = DAY + timedelta(hours=1)  # 10:00 KST: bookings arrive, guides are due
     world.new_rule("shadow")
-    world.scheduler.run(count, start=start)
+    world.scheduler.run(1, start=start)
+    bucket_baseline(world.cfg.url, start + grace())
+    world.scheduler.run(count - 1)
     return start
 
 
@@ -64,10 +70,8 @@ def test_compare_reports_each_slot_through_the_job_events(job_dir, world):  # no
                      extravars={"change_ticket": TICKET, "cutover_compare_as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert runner.status == "successful", failure_messages(runner)
     [result] = task_results(runner, "Compare both tables and both log groups")
-    # a job has nothing of an earlier one on its disk: the tables' snapshots start anew (baseline)
-    # until output_compare keeps them in the state bucket (the ledger's issue); then this is False
-    # for every job but the first
-    assert result["baseline"] is True
+    # a job has nothing of an earlier one on its disk: the tables' snapshots come from the state bucket
+    assert result["baseline"] is False
     settled = (start + 2 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert result["observed_slot"] == (start + 4 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert result["end"] == settled and result["slots"][settled]["sms_sent"]["old"]["total"] > 0
