@@ -23,7 +23,7 @@ TEST_ACCOUNT, PROD_ACCOUNT = "123456789012", "654654307503"
 # What some playbooks need before preflight runs (their own input checks come first).
 EXTRA = {"decision": "cutover", "notify_event": "cutover_start", "notify_what": "guard test",
          "notify_baseline": "none", "notify_when": "2026-12-03T02:10:00Z", "reason": "guard test"}
-FOREIGN = "http://10.255.255.1:4566"  # not loopback: nothing may be sent there
+FOREIGN = "http://emulator.invalid:4566"  # not loopback (and .invalid never resolves): nothing may be sent there
 SCENARIOS = {
     "production with test credentials and no ticket": (
         "production", {},
