@@ -238,6 +238,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible.module_utils.cutover.arn import bucket_account_problem
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
 from ansible.module_utils.cutover.state_store import StateError, StateStore, ensure_bucket
 from ansible.module_utils.cutover.ledger import (
@@ -479,6 +480,8 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
     if params["action"] == "ensure_bucket":
         if not (params.get("bucket") and params.get("account_id")):
             raise InputError("action=ensure_bucket needs bucket and account_id")
+        if bucket_account_problem(params["bucket"], params["account_id"]):
+            raise InputError(bucket_account_problem(params["bucket"], params["account_id"]))
         result = ensure_bucket(s3, params["bucket"], params["account_id"], region, check_mode)
         result["diff"] = {"before": result.pop("before"), "after": result.pop("after")}
         return dict(result, table=params["table"])

@@ -137,7 +137,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
 BATCH = 25
 UNPROCESSED_RETRIES = 8
-RETRY = retry_decorator(["LimitExceededException", "ProvisionedThroughputExceededException"])
+RETRY = retry_decorator(["LimitExceededException"])
 
 
 class WaitTimeout(Exception):

@@ -125,6 +125,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
+from ansible.module_utils.cutover.arn import placement_problem
 from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 
 IMAGE_RE = re.compile(
@@ -137,7 +138,7 @@ MASK = "(set)"
 WAIT_PAUSE = 1  # seconds between waiter polls: updates of an image function take seconds
 
 
-def validate(params):
+def validate(params, region=None):
     for key, (low, high, unit) in LIMITS.items():
         value = params[key]
         if not low <= value <= high:
@@ -150,6 +151,15 @@ def validate(params):
             f"image {params['image']} is not an ECR image reference: give "
             "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG or ...REPOSITORY@sha256:DIGEST"
         )
+    account = match.group("account")
+    problem = placement_problem(
+        "image", params["image"], "function", region=region, found_region=match.group("registry").split(".")[3],
+        fix=f"push the image to ECR in {region} (playbooks/deploy_image.yml) and give that URI"
+    ) or placement_problem(
+        "role", params["role"], "image", account=account,
+        fix=f"give a role of account {account} (Lambda takes no role of another account)")
+    if problem:
+        raise InputError(problem)
     return match
 
 
@@ -234,7 +244,7 @@ def version_matches(client, name, version, digest, wanted_view):
 
 def ensure_function(module, client, ecr, iam):
     params, check_mode = module.params, module.check_mode
-    match = validate(params)
+    match = validate(params, module.region)
     digest, image_uri = resolve_image(ecr, match)
     role_arn = resolve_role(module, iam, params["role"], match.group("account"))
     name, wanted = params["name"], desired_config(params, role_arn)

@@ -120,6 +120,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible.module_utils.cutover.arn import placement_problem
 from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 
@@ -128,7 +129,7 @@ MAX_NAME = 64
 RETRY = retry_decorator(["ResourceConflictException", "ConcurrentModificationException"])
 
 
-def validate(params):
+def validate(params, region=None):
     name = params["name"]
     if len(name) > MAX_NAME:
         raise InputError(f"rule name {name} is {len(name)} characters; EventBridge allows at most {MAX_NAME}: "
@@ -139,6 +140,10 @@ def validate(params):
         parse(params["schedule"])
     except ScheduleError as exc:
         raise InputError(str(exc)) from None
+    problem = placement_problem("target_arn", params["target_arn"], "rule", region=region,
+                                fix="an EventBridge rule invokes only targets of its own region; fix the ARN")
+    if problem:
+        raise InputError(problem)
 
 
 def wanted_input(mode):
@@ -203,9 +208,26 @@ def verify_existing(client, name, rule, targets, target_arn):
     return matching[0]
 
 
+def check_target_function(module, lam, target_arn):
+    """The target function exists and is in the ARN's account (read only, before any write)."""
+    function = _split_function(target_arn)[0]
+    found = get_or_none(lam.get_function, FunctionName=function)
+    if found is None:
+        if module.check_mode:
+            module.warn(f"target function {function} does not exist (yet): a real run fails unless it is created first")
+            return
+        raise InputError(f"target function {function} does not exist: create it first (playbooks/create_function.yml) "
+                         "or fix target_arn. Nothing was changed")
+    have = found["Configuration"]["FunctionArn"].split(":")[4]
+    problem = placement_problem("target_arn", target_arn, "rule", account=have,
+                                fix=f"give the ARN of the function in account {have}. Nothing was changed")
+    if problem:
+        raise InputError(problem)
+
+
 def ensure_rule(module, client, lam):
     params, check_mode = module.params, module.check_mode
-    validate(params)
+    validate(params, module.region)
     name = params["name"]
     rule = describe_rule(client, name)
     targets = rule_targets(client, name) if rule else []
@@ -232,6 +254,8 @@ def ensure_rule(module, client, lam):
         changes.append("extra_targets_removed")
     is_lambda = params["lambda_permission"] and params["target_arn"].startswith("arn:aws") and \
         ":lambda:" in params["target_arn"] and ":function:" in params["target_arn"]
+    if is_lambda:
+        check_target_function(module, lam, params["target_arn"])
     sid = statement_id(name)
     if is_lambda and not (rule and permission_present(lam, params["target_arn"], sid, rule.get("Arn"))):
         changes.append("permission")

@@ -172,6 +172,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 
+from ansible.module_utils.cutover.arn import placement_problem
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 from ansible.module_utils.cutover.switch import (
@@ -193,7 +194,7 @@ class SwitchFailed(Exception):
     """A write failed; the message says which and what state was left."""
 
 
-def validate(params):
+def validate(params, region=None):
     try:
         validate_range("margin", params["margin"], MARGIN_RANGE)
         validate_range("max_wait", params["max_wait"], MAX_WAIT_RANGE)
@@ -202,6 +203,10 @@ def validate(params):
         raise InputError(str(exc)) from None
     if params["old_rule"] == params["new_rule"]:
         raise InputError("old_rule and new_rule name the same rule: give the legacy rule and the new one")
+    problem = placement_problem("new_target_arn", params["new_target_arn"], "new rule", region=region,
+                                fix="an EventBridge rule invokes only targets of its own region; fix the ARN")
+    if problem:
+        raise InputError(problem)
 
 
 def read_rule(events, name, role):
@@ -397,7 +402,7 @@ def switch(pair, steps):
 
 def run(module, events, logs):
     params = module.params
-    validate(params)
+    validate(params, module.region)
     pair = Pair(events, params)
     before = pair.state
     steps = plan(params["live"], params["after_rollback"], before)

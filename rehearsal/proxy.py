@@ -251,6 +251,8 @@ class ProxyState:
             cfg = self.faults
             if self.injected >= cfg.max_faults or cfg.rate <= 0:
                 return None
+            if not service:  # not an AWS call (the emulator's own /moto-api/): AWS faults do not apply
+                return None
             if cfg.operations and operation not in cfg.operations:
                 return None
             if cfg.services and service not in cfg.services:

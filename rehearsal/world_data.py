@@ -95,6 +95,19 @@ def session_items() -> list[dict]:
              "updated_at": "2026-11-08 19:40"}]
 
 
+# The secret parts of the dummy secrets: distinctive strings that appear nowhere else, so a scan of every
+# output, report, ledger item, bucket object and log line can prove none was ever written
+# (tests/reliability/test_secrets.py).
+SECRET_MARKS = {
+    "sens_access_key": "dummy-sens-access-key-Q7ZK4",
+    "sens_secret_key": "dummy-sens-secret-key-W3XP9",
+    "telegram_token": "dummy-telegram-token-M5RV2",
+    "naver_password": "dummy-naver-password-H8TN6",
+    "slack_webhook": "dummy-slack-webhook-secret-J2LC8",
+    "alerts_telegram_token": "dummy-alerts-telegram-token-B4YD1",
+}
+
+
 def secret_values(names: dict) -> dict:
     """Dummy SecretString per secret name; the keys are what the handlers (and roles/notify) read.
 
@@ -105,13 +118,14 @@ def secret_values(names: dict) -> dict:
 
     recorder = notify_url()
     values = {
-        "sens": {"access_key": "dummy-sens-access-key", "secret_key": "dummy-sens-secret-key",
+        "sens": {"access_key": SECRET_MARKS["sens_access_key"], "secret_key": SECRET_MARKS["sens_secret_key"],
                  "service_id": "ncp:sms:kr:000000000000:naver-sms", "calling_number": "0510000000"},
-        "telegram": {"bot_token": "000000000:dummy-telegram-token", "chat_id": "-1000000000000"},
-        "naver": {"username": "dummy-naver-id", "password": "dummy-naver-password"},
-        "alerts_slack": {"webhook_url": f"{recorder}/slack/services/T000DUMMY/B000DUMMY/dummy-slack-webhook-secret",
+        "telegram": {"bot_token": f"000000000:{SECRET_MARKS['telegram_token']}", "chat_id": "-1000000000000"},
+        "naver": {"username": "dummy-naver-id", "password": SECRET_MARKS["naver_password"]},
+        "alerts_slack": {"webhook_url": f"{recorder}/slack/services/T000DUMMY/B000DUMMY/{SECRET_MARKS['slack_webhook']}",
                          "sns_endpoint": f"{recorder}/sns/slack"},
-        "alerts_telegram": {"bot_token": "111111111:dummy-alerts-telegram-token", "chat_id": "-1000000000001",
+        "alerts_telegram": {"bot_token": f"111111111:{SECRET_MARKS['alerts_telegram_token']}",
+                            "chat_id": "-1000000000001",
                             "api_url": f"{recorder}/telegram", "sns_endpoint": f"{recorder}/sns/telegram"},
     }
     return {names[key]: json.dumps(value, sort_keys=True) for key, value in values.items() if key in names}

@@ -47,6 +47,9 @@ RETRY_ERROR_CODES = [
     "ServiceException",  # Lambda 500
     "ServerException",  # ECR 500
     "InternalServiceError",  # 500 of some JSON services
+    "ProvisionedThroughputExceededException",  # DynamoDB 400 (the ledger, the tables, the comparison scan)
+    "SlowDown",  # S3 503 (the state bucket)
+    "RequestTimeout",  # S3 400: the upload was too slow, send it again
 ]
 NOT_FOUND = "ResourceNotFoundException"
 

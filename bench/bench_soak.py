@@ -1,0 +1,111 @@
+"""Soak (issue 13 items 1 and 3): the rehearsal, seed to Decision Point 1, again and again with different
+fault seeds (20 % transient faults per service in every phase), each in a fresh emulator world; then
+start_parallel.yml killed right after each of its mutating calls in turn. Every run must converge and keep
+the customer invariant. Prints the figures for bench/BENCHMARKS.md and README "Reliability".
+
+    .venv/bin/python bench/bench_soak.py [--runs 50] [--crash-points all|N] [--minutes M]
+
+`--minutes` stops starting new runs after that long (the figures say how many ran).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from common import free_port, own_emulator
+
+from rehearsal import emulator as emu
+from rehearsal import notify_recorder
+from rehearsal.image_archive import build_archive
+from rehearsal.proxy import FaultProxy
+from rehearsal.soak import Chain, ChainError, crash_and_recover
+
+
+def one_world(url: str, work: Path, seed: int) -> Chain:
+    emu.reset(url)
+    proxy = FaultProxy(url).start()
+    chain = Chain(proxy, work, seed=seed)
+    chain.env["CUTOVER_IMAGE_ARCHIVE"] = str(build_archive(work / "image.tar", layers=[4096, 8192], seed=seed))
+    return chain
+
+
+def soak(url: str, root: Path, runs: int, deadline: float) -> dict:
+    done, failures, faults, calls, seconds = 0, [], 0, 0, []
+    for seed in range(1, runs + 1):
+        if time.monotonic() > deadline:
+            break
+        started = time.monotonic()
+        chain = one_world(url, root / f"soak-{seed}", seed)
+        try:
+            result = chain.rehearse(chain.env["CUTOVER_IMAGE_ARCHIVE"])
+            print(f"seed {seed}: converged, invariant ok; {result['runs']} runs, {result['calls']} calls, "
+                  f"{result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
+        except ChainError as exc:
+            failures.append((seed, str(exc)[:2000]))
+            print(f"seed {seed}: FAILED {str(exc)[:600]}", flush=True)
+        finally:
+            chain.proxy.stop()
+        figures = chain.figures()
+        done, faults, calls = done + 1, faults + figures["faults"], calls + figures["calls"]
+        seconds.append(time.monotonic() - started)
+    return {"runs": done, "converged": done - len(failures), "faults": faults, "calls": calls,
+            "seconds_per_run": round(sum(seconds) / max(len(seconds), 1)), "failures": failures}
+
+
+def crashes(url: str, root: Path, points, deadline: float) -> dict:
+    """start_parallel.yml killed after mutating call k (fresh world each time), recovered."""
+    outcomes = []
+    for after in points:
+        if time.monotonic() > deadline:
+            break
+        chain = one_world(url, root / f"crash-{after}", after)
+        chain.rate = 0.0
+        try:
+            chain.seed_world()
+            for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
+                chain.must(chain.run(playbook), playbook)
+            outcome = crash_and_recover(chain, "start_parallel.yml",
+                                        ("-e", f"cutover_compare_as_of={chain.as_of()}"), after)
+            chain.slots(2)
+            chain.invariant()
+        except ChainError as exc:
+            outcome = {"after": after, "failed": str(exc)[:600]}
+        finally:
+            chain.proxy.stop()
+        print(f"crash after mutating call {after}: {outcome}", flush=True)
+        outcomes.append(outcome)
+        if outcome.get("killed") is False:
+            break  # past the last mutating call of the playbook
+    return {"points": len([o for o in outcomes if o.get("killed")]),
+            "recovered": len([o for o in outcomes if o.get("killed") and "failed" not in o]),
+            "failed": [o for o in outcomes if "failed" in o]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--crash-points", default="all", help="all, or the highest mutating call to crash after")
+    parser.add_argument("--minutes", type=float, default=600)
+    args = parser.parse_args()
+    deadline = time.monotonic() + args.minutes * 60
+    points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
+    with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator") as server:
+        root = Path(tmp)
+        os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
+        notify_recorder.start()
+        try:
+            started = time.monotonic()
+            soaked = soak(server.url, root, args.runs, deadline)
+            crashed = crashes(server.url, root, points, deadline) if args.crash_points != "0" else {}
+        finally:
+            notify_recorder.stop()
+        print(json.dumps({"soak": soaked, "crash": crashed, "wall_s": round(time.monotonic() - started)}, indent=1))
+        return 0 if not soaked["failures"] and not crashed.get("failed") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The rehearsal as a chain of phases run through the fault proxy (issue 13: transient faults, soak).
+
+Each phase runs its playbook with the proxy's faults on (``FaultConfig`` kwargs), then, with the faults
+off, proves the faulty run reached the end state a fault-free run reaches: a rerun changes nothing (the
+resource playbooks), or decides the same (compare.yml: the same slot result; gate.yml: the same outcome
+and criteria). The simulated world (rehearsal.scheduler) runs between phases against the emulator
+itself; ``invariant()`` is the customer invariant (no SMS twice, none missed).
+
+Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_soak.py (many seeds).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rehearsal import world
+from rehearsal.config import Config
+from rehearsal.proxy import TRANSIENT, FaultProxy, ProxiedRun, run_playbook
+
+SLOT = timedelta(minutes=20)
+LEDGER_OPS = ("PutItem", "DeleteItem")  # the ledger's lock and run event: every run writes them
+
+
+class ChainError(AssertionError):
+    pass
+
+
+def migration_writes(calls: list[dict]) -> list[str]:
+    """Mutating calls that reached the emulator, other than the ledger's lock and run event."""
+    return [c["operation"] for c in calls if c["mutating"] and c["fault"] in (None, "latency", "pending")
+            and not (c["service"] == "dynamodb" and c["operation"] in LEDGER_OPS)]
+
+
+@dataclass
+class Chain:
+    proxy: FaultProxy
+    workdir: Path
+    seed: int = 13
+    rate: float = 0.2
+    max_faults: int = 400
+    log: list = field(default_factory=list)  # (phase, calls, faults injected, rc)
+
+    def __post_init__(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env = {"CUTOVER_REPORTS_DIR": str(self.workdir / "reports"),
+                    "CUTOVER_STATE_DIR": str(self.workdir / "state")}
+        self.cfg = Config(url=self.proxy.state.upstream, directory=self.workdir / "state" / "rehearsal")
+
+    # --- running
+    def run(self, playbook: str, *args: str, faults: bool = False) -> ProxiedRun:
+        if faults:
+            self.proxy.set_faults(rate=self.rate, kinds=list(TRANSIENT), seed=self.seed + len(self.log),
+                                  max_faults=self.max_faults)
+        else:
+            self.proxy.set_faults()
+        try:
+            run = run_playbook(self.proxy, playbook, *args, env=self.env)
+        finally:
+            self.proxy.set_faults()
+        self.log.append((playbook + (" (faults)" if faults else ""), len(run.calls), len(run.faults), run.rc))
+        return run
+
+    def must(self, run: ProxiedRun, what: str) -> ProxiedRun:
+        if run.rc != 0:
+            faults = [(c["service"], c["operation"], c["fault"]) for c in run.faults]
+            raise ChainError(f"{what} failed (rc {run.rc}) with faults {faults[:30]}:\n{run.stdout[-4000:]}\n"
+                             f"{run.stderr[-1500:]}")
+        return run
+
+    def converge(self, playbook: str, *args: str) -> ProxiedRun:
+        """Faulty run, then a fault-free rerun that must find nothing to change."""
+        faulty = self.must(self.run(playbook, *args, faults=True), f"{playbook} with faults")
+        again = self.must(self.run(playbook, *args), f"{playbook} rerun")
+        writes = migration_writes(again.calls)
+        if again.recap().get("changed", 0) or writes:
+            raise ChainError(f"{playbook}: the faulty run left work for a clean rerun: changed "
+                             f"{again.recap().get('changed')}, writes {writes}\n{again.stdout[-3000:]}")
+        return faulty
+
+    # --- the world
+    def scheduler(self):
+        from rehearsal.scheduler import Scheduler
+
+        return Scheduler(self.cfg)
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self.scheduler().state()["now"].replace("Z", "+00:00"))
+
+    def seed_world(self, legacy_slots: int = 3) -> None:
+        world.seed(self.cfg.url)
+        scheduler = self.scheduler()
+        scheduler.follow_world("seed")
+        scheduler.run(legacy_slots, seed=self.seed)
+
+    def slots(self, count: int) -> None:
+        self.scheduler().run(count)
+
+    def invariant(self):
+        from rehearsal.invariants import check_world
+
+        report = check_world(self.cfg)
+        if not report.ok:
+            raise ChainError(f"the customer invariant broke: {report.summary()}")
+        return report
+
+    # --- phases
+    def rehearse(self, archive: str, slots: int = 4) -> dict:
+        """The rehearsal as far as its playbooks go: world, state, image, function, monitoring, parallel run,
+        slots of both functions, comparison, Decision Point 1; transient faults in every phase from
+        monitoring on (image and function: tests/reliability/test_transient_faults.py); the invariant."""
+        self.env["CUTOVER_IMAGE_ARCHIVE"] = archive
+        self.seed_world()
+        self.converge("bootstrap.yml")
+        self.must(self.run("deploy_image.yml", faults=True), "deploy_image.yml with faults")
+        self.must(self.run("create_function.yml", faults=True), "create_function.yml with faults")
+        self.converge("monitoring.yml")
+        self.converge("start_parallel.yml", "-e", f"cutover_compare_as_of={self.as_of()}")
+        self.slots(slots)
+        compared = self.compare()
+        decided = self.gate()
+        report = self.invariant()
+        return {"compared": compared, "gate": decided, "invariant": report.summary(), **self.figures()}
+
+    def as_of(self) -> str:
+        from rehearsal.comparison import grace
+
+        return (self.now() - SLOT + grace()).isoformat()
+
+    def compare(self) -> dict:
+        """compare.yml with faults, then without: the same slots, the same result."""
+        as_of = ["-e", f"cutover_compare_as_of={self.as_of()}"]
+        faulty = self.must(self.run("compare.yml", *as_of, faults=True), "compare.yml with faults")
+        clean = self.must(self.run("compare.yml", *as_of), "compare.yml rerun")
+        first, second = slot_results(faulty.stdout), slot_results(clean.stdout)
+        if not first or first != second:
+            raise ChainError(f"compare.yml decided differently with faults: {first} vs {second}")
+        return first
+
+    def gate(self, decision: str = "parallel") -> tuple:
+        """gate.yml with faults, then without (not recorded): the same outcome and criteria."""
+        args = ["-e", f"decision={decision}", "-e", "cutover_gate_record=false"]
+        faulty = self.run("gate.yml", *args, faults=True)
+        clean = self.run("gate.yml", *args)
+        first, second = gate_outcome(faulty.stdout), gate_outcome(clean.stdout)
+        if first is None or first != second:
+            raise ChainError(f"gate.yml decided differently with faults: {first} vs {second}\n{faulty.stdout[-3000:]}")
+        return first
+
+    def figures(self) -> dict:
+        return {"runs": len(self.log), "calls": sum(c for _, c, _, _ in self.log),
+                "faults": sum(f for _, _, f, _ in self.log)}
+
+
+def slot_results(stdout: str) -> list[str]:
+    """The lines compare.yml prints per compared slot ("<slot>: <n> % match, ...")."""
+    return sorted(set(re.findall(r'"msg": "(\d{4}-\d\d-\d\dT[\d:]+Z: [^"]*% match[^"]*)"', stdout)))
+
+
+def gate_outcome(stdout: str):
+    """(outcome, sorted criteria statuses) from gate.yml's output, or None."""
+    outcome = re.search(r"\b(GO|NO[_ -]GO|go|no_go)\b", stdout)
+    criteria = sorted(set(re.findall(r"^\s*(?:\[(?:PASS|FAIL|OK|WARN|ACK)\]|(?:PASS|FAIL)\b)[^\n]*", stdout, re.M)))
+    return (outcome.group(1).lower().replace(" ", "_").replace("-", "_"), tuple(criteria)) if outcome else None
+
+
+
+# --- crash at a step (issue 13 item 3)
+LEDGER_TABLE = "naver-sms-cutover-ledger"
+
+
+def ledger_read(url: str) -> dict:
+    """The ledger as status.yml shows it (lock, last events), read in-process."""
+    from tests.module_runner import run_module
+
+    return run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read", "limit": 50}, url)
+
+
+def force_unlock(url: str, reason: str) -> dict:
+    from tests.module_runner import run_module
+
+    return run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "unlock", "force_unlock": True,
+                                         "unlock_reason": reason, "playbook": "crash test"}, url)
+
+
+def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False) -> dict:
+    """SIGKILL `playbook` right after its `after`-th mutating call, check the state it left (``check(url)``),
+    force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
+    converges, and a fault-free rerun changes nothing."""
+    url = chain.proxy.state.upstream
+    crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
+    if not crashed.killed:
+        return {"after": after, "killed": False, "mutating": len(crashed.mutating), "rc": crashed.rc}
+    if len(crashed.mutating) != after:
+        raise ChainError(f"{after} mutating calls were to reach the emulator, {len(crashed.mutating)} did")
+    left = ledger_read(url)
+    lock = left.get("lock")
+    if lock and lock.get("playbook") != playbook:
+        raise ChainError(f"the lock left after the crash names {lock.get('playbook')}, not {playbook}")
+    if check:
+        check(url)
+    if lock:
+        unlocked = force_unlock(url, f"{playbook} was killed after mutating call {after} (crash test)")
+        if not unlocked.get("released"):
+            raise ChainError(f"force_unlock did not release the lock: {unlocked}")
+    chain.must(chain.run(playbook, *args, faults=faults), f"{playbook} rerun after the crash at call {after}")
+    again = chain.must(chain.run(playbook, *args), f"{playbook} second rerun after the crash at call {after}")
+    if again.recap().get("changed", 0) or migration_writes(again.calls):
+        raise ChainError(f"{playbook} did not converge after the crash at call {after}: {again.stdout[-3000:]}")
+    events = ledger_read(url)["events"]
+    forced = [e for e in events if e.get("kind") == "force_unlock"]
+    if lock and not forced:
+        raise ChainError(f"the ledger does not show the interrupted run: {events[:5]}")
+    return {"after": after, "killed": True, "lock_left": bool(lock), "operation": crashed.mutating[-1]["operation"],
+            "forced_unlock": bool(forced)}
+
+
+# --- two operators (issue 13 item 4)
+def two_at_once(chain: Chain, playbook: str, *args: str, ticket: str = "CHG0000042") -> list:
+    """Start `playbook` twice at the same moment (same slot): the runs' (rc, stdout), in start order."""
+    import subprocess
+    import sys
+    import threading
+
+    from rehearsal.emulator import PROJECT_DIR
+
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               CUTOVER_EMULATOR_URL=chain.proxy.url, **chain.env)
+    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "test"),
+           str(PROJECT_DIR / "playbooks" / playbook), "-e", f"change_ticket={ticket}", *args]
+    results = [None, None]
+    start = threading.Barrier(2)
+
+    def one(index):
+        start.wait()
+        proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
+        results[index] = (proc.returncode, proc.stdout + proc.stderr)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -1,0 +1,43 @@
+"""Issue 13 item 1: every module names the codes it retries, and together with amazon.aws's defaults they
+cover every transient answer the services give (the fault proxy's per-service mix)."""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from module_utils.cutover.aws import RETRY_ERROR_CODES
+from rehearsal.proxy import QUERY_NAMESPACES, _service_error
+from tests.module_runner import PROJECT_DIR, library_modules
+
+SERVICES = ("lambda", "ecr", "events", "logs", "secretsmanager", "ssm", "dynamodb", "s3", "sts", *QUERY_NAMESPACES)
+
+
+def injected_codes() -> set[tuple[str, str]]:
+    rng = random.Random(0)
+    return {(service, _service_error(service, kind, rng)[1])
+            for service in SERVICES for kind in ("throttle", "500", "503") for _ in range(8)}
+
+
+def test_the_proxy_mix_has_the_codes_the_services_really_answer():
+    codes = {code for _, code in injected_codes()}
+    assert {"TooManyRequestsException", "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+            "SlowDown", "ServiceException", "InternalServerError", "InternalError", "ServiceUnavailable"} <= codes
+
+
+@pytest.mark.parametrize("service, code", sorted(injected_codes()))
+def test_every_transient_code_is_retried(service, code):
+    assert AWSRetry.found(code, RETRY_ERROR_CODES), f"{service} answers {code} and no module would retry it"
+
+
+@pytest.mark.parametrize("name", library_modules())
+def test_every_client_of_every_module_retries(name):
+    """Each module.client(...) gets the shared retry policy (RETRY_ERROR_CODES + the module's own codes)."""
+    source = (PROJECT_DIR / "library" / f"{name}.py").read_text()
+    clients = re.findall(r"module\.client\(([^)]*)\)", source)
+    for args in clients:
+        assert "retry_decorator=" in args, f"{name}: module.client({args}) has no retry_decorator"
+    if clients:
+        assert "retry_decorator(" in source or "RETRY" in source

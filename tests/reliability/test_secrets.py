@@ -1,0 +1,82 @@
+"""Issue 13 item 6: the seeded secret values (SENS keys, Telegram tokens, Slack webhook, Naver password)
+never appear in any stdout or stderr of playbooks run with -vvv, any report file, ledger item or other
+DynamoDB item, state-bucket (or any S3) object, CloudWatch Logs line or SSM parameter."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rehearsal import world
+from rehearsal.world_data import SECRET_MARKS
+from tests.ansible_runner import run_playbook
+from tests.conftest import bootstrap_state
+from tests.notify_fixture import notify  # noqa: F401 (fixture)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+RUNS = [  # (playbook, extra vars), in order; each runs with -vvv: the playbooks that read the secrets
+    ("monitoring.yml", {}),
+    ("notify.yml", {"notify_event": "cutover_start", "notify_what": "a secrets scan",
+                    "notify_baseline": "none", "notify_when": "2026-12-03T02:10:00Z"}),
+]
+
+
+def leaks(text: str) -> list[str]:
+    return sorted(name for name, value in SECRET_MARKS.items() if value in text)
+
+
+def stored_text(aws) -> dict[str, str]:
+    """Everything the emulator holds that an operator or auditor could read, by where it is."""
+    out = {}
+    dynamodb = aws("dynamodb")
+    for table in dynamodb.list_tables()["TableNames"]:
+        out[f"dynamodb:{table}"] = str(dynamodb.get_paginator("scan").paginate(TableName=table).build_full_result())
+    s3 = aws("s3")
+    for bucket in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"]):
+            for version in page.get("Versions", []):
+                body = s3.get_object(Bucket=bucket["Name"], Key=version["Key"], VersionId=version["VersionId"])["Body"]
+                out[f"s3://{bucket['Name']}/{version['Key']}@{version['VersionId']}"] = body.read().decode("utf-8", "replace")
+    logs = aws("logs")
+    for group in logs.describe_log_groups()["logGroups"]:
+        events = logs.get_paginator("filter_log_events").paginate(logGroupName=group["logGroupName"])
+        out[f"logs:{group['logGroupName']}"] = "\n".join(e["message"] for page in events for e in page["events"])
+    ssm = aws("ssm")
+    out["ssm"] = str(ssm.get_paginator("describe_parameters").paginate().build_full_result())
+    return out
+
+
+@pytest.mark.slow
+def test_no_secret_value_is_ever_written_anywhere(emulator, aws, notify, state_dir, tmp_path):  # noqa: F811
+    world.seed(emulator)  # what seed_world.yml and bootstrap.yml make, made in-process (faster)
+    bootstrap_state(emulator)
+    reports = tmp_path / "reports"
+    env = {"ANSIBLE_VERBOSITY": "3", "CUTOVER_REPORTS_DIR": str(reports)}
+    printed = {}
+    for playbook, extra in RUNS:
+        run = run_playbook(playbook, extra_vars=extra, env=env)
+        assert run.rc == 0, f"{playbook}: {run.messages()[-3000:]}"
+        printed[playbook] = run.stdout + run.stderr
+    # the legacy function runs two slots of the rehearsal: it reads SENS, Telegram and Naver secrets
+    slots = subprocess.run([sys.executable, "-m", "rehearsal", "run", "--slots", "2", "--verbose"], cwd=PROJECT_DIR,
+                           env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert slots.returncode == 0, slots.stderr[-3000:]
+    printed["rehearsal run"] = slots.stdout + slots.stderr
+
+    found = {where: leaks(text) for where, text in printed.items()}
+    files = [p for d in (reports, state_dir) for p in d.rglob("*") if p.is_file()]
+    assert files, "the runs wrote no report or state file: the scan would prove nothing"
+    found.update({str(p): leaks(p.read_text("utf-8", "replace")) for p in files})
+    stored = stored_text(aws)
+    assert any(k.startswith("dynamodb:naver-sms-cutover-ledger") for k in stored)
+    assert any(k.startswith("logs:") and v for k, v in stored.items()), "no log line to scan"
+    found.update({where: leaks(text) for where, text in stored.items()})
+    assert {where: names for where, names in found.items() if names} == {}
+    # the values are in the world (the scan looks for what is really there)
+    secrets = aws("secretsmanager")
+    seeded = "".join(secrets.get_secret_value(SecretId=s["Name"])["SecretString"]
+                     for s in secrets.list_secrets()["SecretList"])
+    assert leaks(seeded) == sorted(SECRET_MARKS)
