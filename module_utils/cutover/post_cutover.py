@@ -98,7 +98,11 @@ def live_state(events):
 
 
 def _switched_at(event):
-    return iso(parse_time(_facts(event).get("switched_at") or event.get("started_at"), "switched_at"))
+    """The clock the switch was made on (``switch_clock_at``: the rehearsal's simulated clock on the test
+    inventory, the real one on production), else the wall-clock ``switched_at``, else the run's start."""
+    facts = _facts(event)
+    return iso(parse_time(facts.get("switch_clock_at") or facts.get("switched_at") or event.get("started_at"),
+                          "switched_at"))
 
 
 # ----------------------------------------------------------------------------- which day

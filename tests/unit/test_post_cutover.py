@@ -38,6 +38,12 @@ def test_live_state(events, live, cutover_at, rollbacks, refusal):
     assert (state["live"], state["cutover_at"], state["rollbacks"]) == (live, cutover_at, rollbacks)
 
 
+def test_switch_time_is_the_switch_clock_when_recorded():
+    event = ev("cutover.yml", "new", "2026-11-26T13:55:02Z")  # wall clock of the write
+    event["facts"]["switch_clock_at"] = CUT                     # the rehearsal's clock at the switch
+    assert pc.live_state([event])["cutover_at"] == CUT
+
+
 @pytest.mark.parametrize("now, day, expect_day, complete, slots, first", [
     ("2026-11-20T03:00:00Z", None, 1, False, 8, "2026-11-20T00:20:00Z"),   # day 1 so far: runs finished by 02:55
     ("2026-11-21T00:30:00Z", None, 1, True, 72, "2026-11-20T00:20:00Z"),
