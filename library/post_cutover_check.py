@@ -181,7 +181,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible.module_utils.cutover import post_cutover as pc
 from ansible.module_utils.cutover.aws import InputError, finish, get_metric_data, metric_query, retry_decorator
-from ansible.module_utils.cutover.gate import GateInputError, iso, parse_time
+from ansible.module_utils.cutover.gate import GateInputError, iso, parse_time, slot_floor
 
 LAMBDA = {"invocations": ("Invocations", "Sum"), "errors": ("Errors", "Sum"), "duration_max_ms": ("Duration", "Maximum")}
 
@@ -220,11 +220,13 @@ def check(params, settings, now, cloudwatch):
     queries.append(metric_query("delivered", params["function_namespace"], params["delivered_metric"], "Sum", period, fn))
     queries.append(metric_query("baseline", params["namespace"], params["baseline_metric"], "Sum", period))
     counter = {}
-    start = parse_time(window["start"]) - step  # the slot the switch happened in starts before the day
-    end = parse_time(window["end"])
+    # whole slots (CloudWatch stamps each period from the start it is given)
+    start = slot_floor(parse_time(window["start"]), settings["slot_minutes"])
+    end = slot_floor(parse_time(window["end"]), settings["slot_minutes"]) + step
     series = get_metric_data(cloudwatch, queries[:-1], start, end, counter)
-    base_start = cutover - timedelta(days=params["parallel_days"])
-    baseline = get_metric_data(cloudwatch, queries[-1:], base_start, cutover, counter)["baseline"]
+    base_start = slot_floor(cutover - timedelta(days=params["parallel_days"]), settings["slot_minutes"])
+    baseline = get_metric_data(cloudwatch, queries[-1:], base_start, slot_floor(cutover, settings["slot_minutes"]),
+                               counter)["baseline"]
     measured = {"window": window, "alarms": read_alarm_states(cloudwatch, params["alarms"], counter)
                 if params["alarms"] else {},
                 "sms_delivered": per_slot(series["delivered"]), "baseline": per_slot(baseline)}
