@@ -183,7 +183,9 @@ def _note(text: str) -> None:
 
 
 def step_gate_dp1() -> None:
-    """Decision Point 1 (gate.yml decision=parallel): image, function, alias, rule, monitoring, shadow probe."""
+    """Decision Point 1 (gate.yml decision=parallel): image, function, alias, rule, monitoring, backup, sms_v2
+    seeded from it, shadow probe. Its criteria include the backup and sms_v2 that start_parallel.yml makes,
+    so it is judged right after 5.3, before the first compared slot."""
     acks = json.dumps({"cutover_gate_acks": {"rollback_rehearsed": ACK}})
     _playbook("gate.yml", "-e", "decision=parallel", "-e", acks)
 
@@ -307,8 +309,8 @@ STEPS = [
     ("5.1 push the image to ECR", step_deploy_image),
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
     ("5.4 monitoring: SNS topics, alarms, dashboard", step_monitoring),
-    ("DP1 Decision Point 1: ready for the parallel run", step_gate_dp1),
     ("5.3 start the parallel run: backup, sms_v2 seeded, new rule in shadow", step_start_parallel),
+    ("DP1 Decision Point 1 (judges the backup and sms_v2 that 5.3 made)", step_gate_dp1),
     ("5.4 run both side by side and compare every slot", step_compare_slots),
     ("DP2 Decision Point 2: Go/No-Go for the cutover", step_gate_dp2),
     ("5.6 cut over in a quiet window", step_cutover),
