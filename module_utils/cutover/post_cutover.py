@@ -228,11 +228,12 @@ def check_day(measured, settings):
     findings = [c for c in out if c["status"] != PASS]
     ok = not findings
     verdict = "OK" if ok else "FINDINGS"
+    measured_text = "; ".join(f"{c['name']}: {c['measured']}" for c in out)
+    finding_text = "; ".join(f"{c['name']} {c['status']}" + (f" ({c['reason']})" if c["reason"] else "")
+                             for c in findings)
     line = (f"post-cutover day {window['day']} ({window['start']} .. {window['end']}"
-            f"{'' if window['complete'] else ', so far'}): {verdict}; "
-            + "; ".join(f"{c['name']}: {c['measured']}" for c in out)
-            + ("" if ok else " | " + "; ".join(f"{c['name']} {c['status']}"
-                                              + (f" ({c['reason']})" if c["reason"] else "") for c in findings)))
+            f"{'' if window['complete'] else ', so far'}): {verdict}; {measured_text}"
+            + ("" if ok else f" | {finding_text}"))
     return {"day": window["day"], "ok": ok, "criteria": out, "findings": [c["name"] for c in findings],
             "line": line, "delivered": int(delivered), "expected": expected,
             "statuses": {s: sum(c["status"] == s for c in out) for s in (PASS, FAIL, INCONCLUSIVE)}}
