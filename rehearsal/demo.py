@@ -171,7 +171,11 @@ ACK = {"by": "make demo", "ref": "CHG0000001"}
 # Shortened windows of the rehearsal (the rules are production's; only their length is shorter):
 PARALLEL_SLOTS = 12          # a parallel run of 4 simulated hours instead of a week
 DP2_WINDOW_DAYS = 0.125      # Decision Point 2 judges 9 slots instead of 504
-POST_DAY_MINUTES = 120       # a post-cutover "day" of 2 simulated hours (6 slots) instead of 24 h
+POST_DAY_MINUTES = 60        # a post-cutover "day" of 1 simulated hour (3 slots) instead of 24 h: the week
+                             # stays in the daytime hours the short parallel run saw (its SMS baseline)
+# The emulator keeps no alarm history and cannot replay metric-math alarms (the error-rate alarms): on the
+# rehearsal the post-cutover checks and DP3 judge the duration alarm, and the error rate from the metrics.
+POST_ALARMS = ["naver-sms-cutover-v2-duration"]
 POST_DAYS = 7
 NOTES: list = []
 
@@ -267,11 +271,14 @@ def step_post_cutover_days() -> None:
     _note(f"a post-cutover day lasts {POST_DAY_MINUTES} simulated minutes, not 24 h "
           f"(-e cutover_post_day_minutes={POST_DAY_MINUTES}); DP3 waits {POST_DAYS} such days")
     _note("the daily check runs after day 1 and after day 7 here (the same command on days 2-6)")
+    _note("the emulator has no alarm history (metric-math alarms cannot be replayed): the post-cutover checks and "
+          f"DP3 judge {', '.join(POST_ALARMS)} and the error rate from the metrics")
     _cfg, scheduler, _now = _clock()
     slots_per_day = POST_DAY_MINUTES // 20
     acks = json.dumps({"cutover_gate_acks": {"zero_customer_complaints": ACK, "po_approval": ACK}})
     common = ("-e", f"cutover_post_day_minutes={POST_DAY_MINUTES}", "-e", f"cutover_post_days={POST_DAYS}",
-              "-e", f"cutover_post_parallel_days={PARALLEL_SLOTS / 72:.4f}")
+              "-e", f"cutover_post_parallel_days={PARALLEL_SLOTS / 72:.4f}",
+              "-e", json.dumps({"cutover_post_alarms": POST_ALARMS}))
     scheduler.run(slots_per_day + 1)
     _cfg, _scheduler, now = _clock()
     _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")

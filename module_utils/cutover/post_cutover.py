@@ -16,7 +16,8 @@ Data in, findings out, like ``gate.py`` (whose ``criterion`` shape it reuses):
 "In line" (SMS delivered): the day's delivered SMS (``sens_api_calls`` of the new function) must be at
 least ``sms_min_ratio`` (default 0.5) of what the parallel week delivered (``sms_sent_old`` of the
 comparison) in the same stretch of time: the same weekday one week earlier when the parallel week covers
-it, else the parallel week's mean per day, scaled to the part of the day checked. A drop below that is a
+it, else, slot by slot, the parallel week's mean at the same time of day (bookings follow the clock: a night
+delivers less than a noon), and for a time of day it never saw, its mean per slot. A drop below that is a
 finding; more SMS than usual is not (double sends show in the invariant and the comparison). Fewer than
 ``sms_min_expected`` expected SMS is too few to judge a drop (passes, saying so).
 """
@@ -157,8 +158,16 @@ def expected_sms(window, baseline, settings):
         return sum(baseline.get(s, 0) for s in week_before), f"the same weekday of the parallel week ({week_before[0][:10]})"
     span = (parse_time(last) - parse_time(first) + step) / step
     mean_per_slot = sum(baseline.values()) / span
+    by_time = {}  # the parallel week's SMS per slot at each time of day (bookings follow the clock)
+    for slot, count in baseline.items():
+        by_time.setdefault(slot[11:16], []).append(count)
+    matched = [s for s in window["slots"] if s[11:16] in by_time]
+    expected = sum(sum(by_time[s[11:16]]) / len(by_time[s[11:16]]) if s in matched else mean_per_slot
+                   for s in window["slots"])
     per_day = mean_per_slot * window["slots_per_day"]
-    return mean_per_slot * len(window["slots"]), f"the parallel week's mean of {per_day:.0f} a day ({span:.0f} slots)"
+    how = (f"the parallel week at the same time of day ({len(matched)} of {len(window['slots'])} slots; "
+           f"mean {per_day:.0f} a day)" if matched else f"the parallel week's mean of {per_day:.0f} a day ({span:.0f} slots)")
+    return expected, how
 
 
 def check_day(measured, settings):

@@ -115,11 +115,13 @@ def test_check_day(change, findings):
     assert result["line"].startswith("post-cutover day 1 (") and ("OK" if not findings else "FINDINGS") in result["line"]
 
 
-def test_sms_expected_from_the_mean_when_the_weekday_is_not_covered():
-    data = measured_day(baseline={"2026-11-19T10:00:00Z": 30, "2026-11-19T10:20:00Z": 30})  # 2 slots, 30 each
-    result = pc.check_day(dict(data, sms_delivered={}), S)
-    expected = 30 * 72
-    assert result["expected"] == expected and "mean of 2160 a day" in result["criteria"][-1]["required"]
+def test_sms_expected_from_the_same_time_of_day_else_the_mean_when_the_weekday_is_not_covered():
+    baseline = {"2026-11-19T10:00:00Z": 90, "2026-11-19T10:20:00Z": 30}  # 2 slots: mean 60 a slot
+    result = pc.check_day(dict(measured_day(baseline=baseline), sms_delivered={}), S)
+    assert result["expected"] == 90 + 30 + 70 * 60  # 10:00 and 10:20 by time of day, the 70 others by the mean
+    assert "same time of day (2 of 72 slots" in result["criteria"][-1]["required"]
+    night = pc.day_window(CUT, "2026-11-20T03:00:00Z", S, 1)  # 00:20 .. 02:40: hours the baseline never saw
+    assert pc.expected_sms(night, baseline, S) == (8 * 60, "the parallel week's mean of 4320 a day (2 slots)")
     assert result["findings"] == ["SMS delivered in line with the parallel week"]
 
 
