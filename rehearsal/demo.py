@@ -279,9 +279,10 @@ def step_post_cutover_days() -> None:
     common = ("-e", f"cutover_post_day_minutes={POST_DAY_MINUTES}", "-e", f"cutover_post_days={POST_DAYS}",
               "-e", f"cutover_post_parallel_days={PARALLEL_SLOTS / 72:.4f}",
               "-e", json.dumps({"cutover_post_alarms": POST_ALARMS}))
-    scheduler.run(slots_per_day + 1)
+    scheduler.run(1)  # the live slots were day 1; its last run settles
     _cfg, _scheduler, now = _clock()
-    _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
+    _playbook("post_cutover.yml", *common, "-e", "post_cutover_day=1", "-e",
+              f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
     scheduler.run(slots_per_day * (POST_DAYS - 1))
     _cfg, _scheduler, now = _clock()
     _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
