@@ -4,7 +4,9 @@ Each step is a function; the epic's issues add theirs to STEPS in order.
 """
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -72,18 +74,36 @@ def _set_aside_comparison_state(world_id: str | None) -> None:
         print(f"the comparison state of the previous world was set aside in {aside}")
 
 
-def _playbook(name: str, *extra: str) -> None:
-    """Run a playbook as an operator would, against the test inventory; raise when it fails."""
+def _playbook(name: str, *extra: str, follow: bool = False) -> str:
+    """Run a playbook as an operator would, against the test inventory; raise when it fails.
 
+    The command is printed first, in the form a user can repeat by hand from the project directory.
+    ``follow``: the playbook waits for the next simulated slot (cutover.yml and rollback.yml verify the first
+    execution after a switch), so the rehearsal's Follower runs slots while it waits, and only then.
+    """
     bindir = os.path.dirname(sys.executable)
+    shown = " ".join(shlex.quote(a) for a in ("ansible-playbook", "-i", "inventories/test", f"playbooks/{name}", *extra))
+    print(f"$ {shown}", flush=True)
     cmd = [os.path.join(bindir, "ansible-playbook"), "-i", str(emulator.PROJECT_DIR / "inventories" / "test"),
            str(emulator.PROJECT_DIR / "playbooks" / name), *extra]
     env = dict(os.environ, ANSIBLE_CONFIG=str(emulator.PROJECT_DIR / "ansible.cfg"))
-    proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
+    if follow:
+        from rehearsal.config import Config
+        from rehearsal.follow import Follower  # comes with cutover.yml / rollback.yml
+
+        with Follower(Config()):
+            proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
+    else:
+        proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():  # what the operator reads: the printed messages and the recap
+        text = line.strip()
+        if text.startswith('"msg": "') and len(text) < 400:
+            print("   " + text[8:-1].replace('\\"', '"'))
     recap = proc.stdout[proc.stdout.rfind("PLAY RECAP"):] if "PLAY RECAP" in proc.stdout else proc.stdout[-2000:]
     print(recap.strip())
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed (rc {proc.returncode}): {proc.stdout[-3000:]}{proc.stderr[-1000:]}")
+    return proc.stdout
 
 
 def step_bootstrap() -> None:
@@ -143,14 +163,47 @@ def step_start_parallel() -> None:
     _playbook("start_parallel.yml", "--diff", "-e", f"cutover_compare_as_of={(now - SLOT_DEMO + grace()).isoformat()}")
 
 
+def _iso(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+ACK = {"by": "make demo", "ref": "CHG0000001"}
+# Shortened windows of the rehearsal (the rules are production's; only their length is shorter):
+PARALLEL_SLOTS = 12          # a parallel run of 4 simulated hours instead of a week
+DP2_WINDOW_DAYS = 0.125      # Decision Point 2 judges 9 slots instead of 504
+POST_DAY_MINUTES = 60        # a post-cutover "day" of 1 simulated hour (3 slots) instead of 24 h: the week
+                             # stays in the daytime hours the short parallel run saw (its SMS baseline)
+# The emulator keeps no alarm history and cannot replay metric-math alarms (the error-rate alarms): on the
+# rehearsal the post-cutover checks and DP3 judge the duration alarm, and the error rate from the metrics.
+POST_ALARMS = ["naver-sms-cutover-v2-duration"]
+POST_DAYS = 7
+NOTES: list = []
+
+
+def _note(text: str) -> None:
+    print(f"NOTE: {text}")
+    if text not in NOTES:
+        NOTES.append(text)
+
+
+def step_gate_dp1() -> None:
+    """Decision Point 1 (gate.yml decision=parallel): image, function, alias, rule, monitoring, backup, sms_v2
+    seeded from it, shadow probe. Its criteria include the backup and sms_v2 that start_parallel.yml makes,
+    so it is judged right after 5.3, before the first compared slot."""
+    acks = json.dumps({"cutover_gate_acks": {"rollback_rehearsed": ACK}})
+    _playbook("gate.yml", "-e", "decision=parallel", "-e", acks)
+
+
 def step_compare_slots() -> None:
     """Story 5.4: run old live + new shadow slot by slot, compare after each, then compare.yml once."""
     from rehearsal.comparison import compare_slot, grace
 
+    _note(f"the parallel run lasts {PARALLEL_SLOTS} slots ({PARALLEL_SLOTS // 3} simulated hours), not a week: "
+          f"Decision Point 2 judges {round(DP2_WINDOW_DAYS * 72)} slots (-e cutover_gate_window_days={DP2_WINDOW_DAYS})")
     cfg, scheduler, now = _clock()
-    first_shadow = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    first_shadow = _iso(now)
     reports = _reports_dir()
-    for _ in range(8):  # each comparison reports the slot settled two slots before
+    for _ in range(PARALLEL_SLOTS - 1):  # each comparison reports the slot settled two slots before
         scheduler.run(1)
         result = compare_slot(now + grace(), reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += SLOT_DEMO
@@ -161,7 +214,99 @@ def step_compare_slots() -> None:
                   f"discrepancies {row['discrepancies']}; SMS old {row['sms_sent']['old']['total']} / new "
                   f"{row['sms_sent']['new']['total']} (new delivered {row['sms_delivered']['new']})")
     scheduler.run(1)
-    _playbook("compare.yml", "-e", f"cutover_compare_as_of={(now + grace()).isoformat()}")
+    _playbook("compare.yml", "-e", f"cutover_compare_as_of={_iso(now + grace())}")
+
+
+def step_gate_dp2() -> None:
+    """Decision Point 2 (gate.yml decision=cutover) over the shortened window, at the simulated clock."""
+    from rehearsal.comparison import grace
+
+    _cfg, _scheduler, now = _clock()
+    acks = json.dumps({"cutover_gate_acks": {"rollback_practised": ACK, "team_comfortable": ACK, "po_approval": ACK}})
+    _playbook("gate.yml", "-e", "decision=cutover", "-e", f"cutover_gate_window_days={DP2_WINDOW_DAYS}",
+              "-e", f"cutover_gate_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
+
+
+class Skipped(Exception):
+    """A phase whose playbook is not in this checkout yet."""
+
+
+def _require(playbook: str) -> None:
+    if not (emulator.PROJECT_DIR / "playbooks" / playbook).exists():
+        raise Skipped(f"playbooks/{playbook} is not in this checkout yet")
+
+
+def step_cutover() -> None:
+    """Story 5.6: the switch in a quiet window (the follower runs the slot its verification waits for)."""
+    _require("cutover.yml")
+    _playbook("cutover.yml", follow=True)
+
+
+def step_live_slots() -> None:
+    """Three slots with the new function live, then the invariant so far."""
+    cfg, scheduler, _now = _clock()
+    summary = scheduler.run(3)
+    print(f"simulated {summary['from']} .. {summary['to']}: runs {summary['runs']}, {summary['delivered_sms']} SMS "
+          f"delivered, errors {summary['errors'] or 'none'}")
+    _invariant(cfg)
+
+
+def step_rollback() -> None:
+    """Rollback scenario 2 (reconcile sms_v2 -> sms, then the old rule back), timed against its SLA."""
+    _require("rollback.yml")
+    _playbook("rollback.yml", "-e", "scenario=2", follow=True)
+    _cfg, scheduler, _now = _clock()
+    scheduler.run(1)
+
+
+def step_recutover() -> None:
+    """The cutover again (the Decision Point 2 go is still recent)."""
+    _playbook("cutover.yml", follow=True)
+
+
+def step_post_cutover_days() -> None:
+    """Story 5.7: the post-cutover days, the daily check after day 1 and day 7, Decision Point 3 on day 7."""
+    from rehearsal.comparison import grace
+
+    _note(f"a post-cutover day lasts {POST_DAY_MINUTES} simulated minutes, not 24 h "
+          f"(-e cutover_post_day_minutes={POST_DAY_MINUTES}); DP3 waits {POST_DAYS} such days")
+    _note("the daily check runs after day 1 and after day 7 here (the same command on days 2-6)")
+    _note("the emulator has no alarm history (metric-math alarms cannot be replayed): the post-cutover checks and "
+          f"DP3 judge {', '.join(POST_ALARMS)} and the error rate from the metrics")
+    _cfg, scheduler, _now = _clock()
+    slots_per_day = POST_DAY_MINUTES // 20
+    acks = json.dumps({"cutover_gate_acks": {"zero_customer_complaints": ACK, "po_approval": ACK}})
+    common = ("-e", f"cutover_post_day_minutes={POST_DAY_MINUTES}", "-e", f"cutover_post_days={POST_DAYS}",
+              "-e", f"cutover_post_parallel_days={PARALLEL_SLOTS / 72:.4f}",
+              "-e", json.dumps({"cutover_post_alarms": POST_ALARMS}))
+    scheduler.run(1)  # the live slots were day 1; its last run settles
+    _cfg, _scheduler, now = _clock()
+    _playbook("post_cutover.yml", *common, "-e", "post_cutover_day=1", "-e",
+              f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
+    scheduler.run(slots_per_day * (POST_DAYS - 1))
+    _cfg, _scheduler, now = _clock()
+    _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
+
+
+def step_decommission() -> None:
+    """Day 14: old rule disabled (kept), old function archived 30 days, unused layer versions deleted."""
+    _playbook("decommission.yml", "--diff")
+
+
+def _invariant(cfg) -> None:
+    from rehearsal.invariants import check_world
+
+    report = check_world(cfg)
+    print(report.summary())
+    if not report.ok:
+        raise RuntimeError("the customer invariant is broken: python -m rehearsal check")
+
+
+def step_invariant() -> None:
+    """The customer invariant over the whole simulated span: 0 missing, 0 twice, 0 late."""
+    from rehearsal.config import Config
+
+    _invariant(Config())
 
 
 STEPS = [
@@ -173,21 +318,64 @@ STEPS = [
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
     ("5.4 monitoring: SNS topics, alarms, dashboard", step_monitoring),
     ("5.3 start the parallel run: backup, sms_v2 seeded, new rule in shadow", step_start_parallel),
+    ("DP1 Decision Point 1 (judges the backup and sms_v2 that 5.3 made)", step_gate_dp1),
     ("5.4 run both side by side and compare every slot", step_compare_slots),
+    ("DP2 Decision Point 2: Go/No-Go for the cutover", step_gate_dp2),
+    ("5.6 cut over in a quiet window", step_cutover),
+    ("live slots with the new function", step_live_slots),
+    ("rollback scenario 2 (state carried back)", step_rollback),
+    ("5.6 cut over again", step_recutover),
+    ("5.7 post-cutover days and Decision Point 3", step_post_cutover_days),
+    ("day 14 decommission the old function", step_decommission),
+    ("customer invariant over the whole span", step_invariant),
 ]
 
 
-def main() -> int:
-    for number, (title, step) in enumerate(STEPS, 1):
+def run(steps=None) -> list:
+    """Run the steps in order; -> [(title, seconds, outcome)]. A failed step stops the run; a step whose
+    playbook is not in the checkout yet is skipped, and so are the ones after it (they build on it),
+    except the final invariant, which holds over whatever ran."""
+    table, skipping = [], None
+    for number, (title, step) in enumerate(steps or STEPS, 1):
         started = time.monotonic()
         print(f"\n=== {number}. {title}", flush=True)
+        if skipping and step is not step_invariant:
+            print(f"skipped: {skipping}")
+            table.append((title, 0.0, "skipped"))
+            continue
         try:
             step()
+        except Skipped as exc:
+            skipping = str(exc)
+            print(f"skipped: {skipping}")
+            table.append((title, time.monotonic() - started, "skipped"))
+            continue
         except Exception as exc:  # noqa: BLE001 - the demo reports and stops
             print(f"!!! step {number} ({title}) failed: {exc}", file=sys.stderr)
-            return 1
-        print(f"--- {title}: done in {time.monotonic() - started:.1f}s", flush=True)
-    print("\ndemo finished: every step above ran against the local emulator")
+            table.append((title, time.monotonic() - started, "FAILED"))
+            break
+        table.append((title, time.monotonic() - started, "ok"))
+        print(f"--- {title}: done in {table[-1][1]:.1f}s", flush=True)
+    return table
+
+
+def print_table(table) -> None:
+    width = max(len(title) for title, _s, _o in table)
+    print("\n" + f"{'phase':<{width}}  {'time':>7}  outcome")
+    for title, seconds, outcome in table:
+        print(f"{title:<{width}}  {seconds:6.1f}s  {outcome}")
+    print(f"{'total':<{width}}  {sum(s for _t, s, _o in table):6.1f}s")
+    for note in NOTES:
+        print(f"NOTE: {note}")
+
+
+def main() -> int:
+    table = run()
+    print_table(table)
+    if any(outcome == "FAILED" for _t, _s, outcome in table):
+        return 1
+    print("\ndemo finished: every step above ran against the local emulator"
+          + (" (some skipped: see the table)" if any(o == "skipped" for _t, _s, o in table) else ""))
     return 0
 
 
