@@ -62,7 +62,9 @@ options:
     type: str
     default: ""
   playbook:
-    description: Playbook that holds the lock.
+    description:
+      - Playbook that holds the lock.
+      - With O(action=read), only the events of this playbook are returned (the last O(limit) of them).
     type: str
     default: ""
   inventory:
@@ -434,12 +436,14 @@ def record(ledger, item, check_mode):
     return {"changed": True, "item": item, "warnings": []}
 
 
-def read(ledger, limit, now, store=None):
+def read(ledger, limit, now, store=None, playbook=""):
     ledger.require()
     if store:
         store.require()
+    events = [i for i in ledger.query("event") if i.get("playbook") == playbook] if playbook else \
+        ledger.query("event", limit=limit)
     return {"changed": False, "lock": lock_view(ledger.get(LOCK_KEY), now),
-            "events": events_view(ledger.query("event", limit=limit), limit),
+            "events": events_view(events, limit),
             "decisions": latest_decisions(ledger.query("decision"), now), "warnings": []}
 
 
@@ -495,7 +499,7 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
                                               params["decided_by"] or params["owner"], now), check_mode)
     else:
         store = StateStore(s3, params["bucket"], params["account_id"], region) if params.get("bucket") else None
-        result = read(ledger, params["limit"], now, store)
+        result = read(ledger, params["limit"], now, store, params.get("playbook") or "")
     result["table"] = params["table"]
     return result
 

@@ -1,0 +1,94 @@
+"""cutover.yml and rollback.yml on the rehearsal world, as an operator runs them.
+
+The world: the legacy rule and the new rule (target: the alias, shadow) on the aligned schedule, the
+ledger bootstrapped, a few parallel slots run. Time is the rehearsal's: a `Follower` (rehearsal/follow.py)
+runs a slot whenever a playbook waits for one (the check of the first execution after a switch), and
+never otherwise, so the clock never moves under a switch or a reconcile.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from rehearsal.follow import Follower
+from rehearsal.invariants import check_world
+from tests.ansible_runner import run_playbook
+from tests.conftest import LEDGER_TABLE, bootstrap_state, migration_writes
+from tests.module_runner import run_module
+from tests.notify_fixture import notify  # noqa: F401 (fixture)
+from tests.rehearsal.conftest import CFG, DAY, SCHEDULE
+
+ALIAS_ARN = f"arn:aws:lambda:ap-northeast-2:123456789012:function:{CFG.new_function}:live"
+
+
+@pytest.fixture
+def rehearsal(notify, world, aws, emulator):  # noqa: F811 (fixture)
+    """The parallel run as start_parallel.yml leaves it, 3 slots run, the ledger bootstrapped."""
+    bootstrap_state(emulator)
+    aws("events").put_rule(Name=CFG.new_rule, ScheduleExpression=SCHEDULE, State="ENABLED")
+    aws("events").put_targets(Rule=CFG.new_rule, Targets=[
+        {"Id": "v2", "Arn": ALIAS_ARN, "Input": json.dumps({"mode": "shadow"})}])
+    world.scheduler.run(3, start=DAY + timedelta(hours=1))
+    world.notify = notify
+    return world
+
+
+def dp2(url, outcome="go"):
+    result = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "decision", "decision": "cutover",
+                                           "outcome": outcome, "criteria": [], "evidence": {},
+                                           "expires_in_hours": 24, "decided_by": "test"}, url)
+    assert not result.get("failed"), result
+
+
+def events(url, playbook):
+    return run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read", "playbook": playbook}, url)["events"]
+
+
+def pair(aws):
+    events_api = aws("events")
+    (target,) = events_api.list_targets_by_rule(Rule=CFG.new_rule)["Targets"]
+    return (events_api.describe_rule(Name=CFG.old_rule)["State"], events_api.describe_rule(Name=CFG.new_rule)["State"],
+            json.loads(target["Input"])["mode"])
+
+
+def play(name, proxy, world, **extra):
+    with Follower(world.cfg):
+        return run_playbook(name, extra_vars=extra or None, env={"CUTOVER_EMULATOR_URL": proxy.url})
+
+
+@pytest.mark.slow
+def test_cutover_refuses_without_a_dp2_go_then_cuts_over_verifies_and_records(rehearsal, aws, proxy):
+    refused = play("cutover.yml", proxy, rehearsal)
+    assert refused.rc != 0 and "no Decision Point 2 go recorded in the last 24 h" in refused.messages()
+    assert "gate.yml -e decision=cutover" in refused.messages() and proxy.mutating_calls() == []
+    dp2(proxy.url, "no_go")
+    proxy.clear()
+    refused = play("cutover.yml", proxy, rehearsal)
+    assert refused.rc != 0 and "a no_go recorded at" in refused.messages() and proxy.mutating_calls() == []
+
+    dp2(proxy.url)
+    proxy.clear()
+    run = play("cutover.yml", proxy, rehearsal)
+    assert run.rc == 0, run.messages()
+    assert pair(aws) == ("DISABLED", "ENABLED", "live")
+    (event,) = events(proxy.url, "cutover.yml")
+    facts = event["facts"]
+    assert event["result"] == "ok" and facts["live"] == "new" and facts["verified"] == "ok", facts
+    assert float(facts["gap_seconds"]) < 2 and facts["switched_at"].endswith("+00:00")  # ISO UTC, last write
+    assert set(facts["backup_arns"]) == {CFG.old_table, CFG.new_table} and all(facts["backup_arns"].values())
+    assert {"started_at", "backups_at", "switched_at", "verified_at", "ended_at"} <= set(facts["timestamps"])
+    # the first live slot ran (the follower ran exactly the slot the check waited for) and delivered
+    last = rehearsal.scheduler.recorders.runs.all()[-1]
+    assert last["function"] == CFG.new_function and last["mode"] == "live" and last["slot"] == facts["verified_slot"]
+    sent = [m["text"] for m in rehearsal.notify() if m.get("via") == "direct"]
+    assert any("Cutover starts" in t for t in sent) and any("Cutover done" in t for t in sent)
+
+    proxy.clear()
+    again = play("cutover.yml", proxy, rehearsal)
+    assert again.rc == 0 and again.changed == 0, again.messages()
+    assert migration_writes(proxy.calls()) == []
+    assert rehearsal.scheduler.recorders.runs.all()[-1] == last  # no slot was needed: already verified
+    assert check_world(rehearsal.cfg).ok
