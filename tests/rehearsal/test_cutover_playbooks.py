@@ -83,7 +83,7 @@ def test_cutover_refuses_without_a_dp2_go_then_cuts_over_verifies_and_records(re
     # the first live slot ran (the follower ran exactly the slot the check waited for) and delivered
     last = rehearsal.scheduler.recorders.runs.all()[-1]
     assert last["function"] == CFG.new_function and last["mode"] == "live" and last["slot"] == facts["verified_slot"]
-    sent = [m["text"] for m in rehearsal.notify() if m.get("via") == "direct"]
+    sent = [m["body"]["text"] for m in rehearsal.notify() if m.get("via") == "direct"]
     assert any("Cutover starts" in t for t in sent) and any("Cutover done" in t for t in sent)
 
     proxy.clear()
@@ -92,3 +92,58 @@ def test_cutover_refuses_without_a_dp2_go_then_cuts_over_verifies_and_records(re
     assert migration_writes(proxy.calls()) == []
     assert rehearsal.scheduler.recorders.runs.all()[-1] == last  # no slot was needed: already verified
     assert check_world(rehearsal.cfg).ok
+
+
+@pytest.mark.slow
+def test_no_sms_twice_missed_or_late_over_cutover_live_slots_rollback_3_and_re_cutover(rehearsal, aws, proxy, tmp_path):
+    dp2(proxy.url)
+    assert play("cutover.yml", proxy, rehearsal).rc == 0
+    rehearsal.scheduler.run(3)  # live slots
+    proxy.clear()
+    back = play("rollback.yml", proxy, rehearsal, scenario=3)
+    assert back.rc == 0, back.messages()
+    assert pair(aws) == ("ENABLED", "ENABLED", "shadow")
+    (event,) = events(proxy.url, "rollback.yml")
+    facts = event["facts"]
+    assert facts["live"] == "old" and facts["scenario"] == 3 and facts["sla_s"] == 900, facts
+    assert float(facts["elapsed_s"]) < 900 and facts["verified"] == "ok" and facts["reconciled"]["writes"] > 0
+    assert facts["catch_up"]["writes"] == 0  # the clock never moved between the two passes
+    assert facts["restored_table"] == "sms-restored-" + facts["report"].rsplit("missed-sms-", 1)[1][:-5]
+    assert facts["report_bookings"] == 0  # a clean world: nothing to replay by hand
+    assert "of the 900 s SLA (met)" in back.stdout
+    # the old function ran the slot the check waited for; the flags sms_v2 learned are in sms
+    assert rehearsal.scheduler.recorders.runs.all()[-1]["function"] == CFG.old_function
+    assert mutating_order(proxy) == ["BatchWriteItem", "DisableRule"] or mutating_order(proxy)[0] == "BatchWriteItem"
+
+    rehearsal.scheduler.run(3)  # the old function again
+    assert play("cutover.yml", proxy, rehearsal).rc == 0  # re-cutover under the same DP2 go
+    rehearsal.scheduler.run(2)
+    report = check_world(rehearsal.cfg)
+    assert report.ok, report.violations[:5]
+    assert report.counts() == {} or not any(report.counts().values()), report.counts()
+
+
+def mutating_order(proxy):
+    """The migration's writes in order (the ledger's own PutItem/DeleteItem left out)."""
+    return [op for op in migration_writes(proxy.calls()) if op not in ("PutObject",)]
+
+
+@pytest.mark.slow
+def test_bad_input_is_refused_with_no_write_and_scenario_1_stops_the_new_side_only(rehearsal, aws, proxy):
+    cases = [("rollback.yml", {"scenario": 4}, "unknown scenario '4'"),
+             ("rollback.yml", {"scenario": 2}, "nothing to roll back: no cutover is recorded"),
+             ("rollback.yml", {"scenario": 1, "cutover_switch_margin": 10}, "cutover_switch_margin must be 30-600"),
+             ("cutover.yml", {"cutover_switch_max_wait": 4000}, "0-3600 seconds (got 4000)")]
+    dp2(proxy.url)
+    with ThreadPoolExecutor(len(cases)) as pool:
+        runs = list(pool.map(lambda c: play(c[0], proxy, rehearsal, **c[1]), cases))
+    for (playbook, extra, message), run in zip(cases, runs):
+        assert run.rc != 0 and message in run.messages(), (playbook, extra, run.messages())
+        assert "nothing was changed" in run.messages()
+    assert proxy.mutating_calls() == []
+
+    stop = play("rollback.yml", proxy, rehearsal, scenario=1)
+    assert stop.rc == 0, stop.messages()
+    assert pair(aws)[:2] == ("ENABLED", "DISABLED")  # the old rule untouched, the new one stopped
+    assert [c["operation"] for c in proxy.mutating_calls() if c["service"] == "events"] == ["DisableRule"]
+    assert aws("dynamodb").describe_table(TableName=CFG.new_table)["Table"]["ItemCount"] >= 0  # evidence kept
