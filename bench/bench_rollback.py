@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_reconcile import KEYS, ATTRS, world  # noqa: E402
+from bench.bench_reconcile import ATTRS, KEYS, world, world_arguments  # noqa: E402
 from bench.common import free_port, own_emulator  # noqa: E402
 from rehearsal import notify_recorder  # noqa: E402
 from rehearsal.config import Config  # noqa: E402
@@ -100,11 +100,7 @@ def last_rollback(url):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=10000)
-    parser.add_argument("--differ", type=float, default=0.3)
-    parser.add_argument("--new", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    args = world_arguments(argparse.ArgumentParser()).parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp:
         state = Path(tmp) / "state"
         notify_url = f"http://127.0.0.1:{free_port()}"

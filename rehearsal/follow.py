@@ -8,7 +8,7 @@ simulated clock never moves under a switch or a reconcile in progress (on AWS th
 guarantees that; here the clock simply does not move until asked). It stops after ``idle_s`` real
 seconds without a request, or when ``stop`` is set.
 
-    python -m rehearsal follow [--idle 120]      # in the background while a playbook runs
+    python -m rehearsal follow [--idle 120] [--jitter S]     # in the background while a playbook runs
 """
 from __future__ import annotations
 
@@ -60,14 +60,14 @@ def follow(cfg: Optional[Config] = None, idle_s: float = 120.0, poll_s: float = 
 class Follower:
     """``follow`` in a thread, for tests: ``with Follower(cfg): run the playbook``."""
 
-    def __init__(self, cfg: Config, idle_s: float = 600.0):
-        self.cfg, self.stop = cfg, threading.Event()
+    def __init__(self, cfg: Config, idle_s: float = 600.0, jitter_s: Optional[float] = None):
+        self.cfg, self.stop, self.jitter_s = cfg, threading.Event(), jitter_s
         self.steps, self.error = 0, None
         self.thread = threading.Thread(target=self._run, args=(idle_s,), daemon=True)
 
     def _run(self, idle_s):
         try:
-            self.steps = follow(self.cfg, idle_s=idle_s, stop=self.stop)
+            self.steps = follow(self.cfg, idle_s=idle_s, stop=self.stop, jitter_s=self.jitter_s)
         except Exception as exc:  # noqa: BLE001 - reported by __exit__
             self.error = exc
 

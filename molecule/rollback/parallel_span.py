@@ -29,7 +29,7 @@ def main(slots: int) -> dict:
     reports = Path(os.environ.get("CUTOVER_REPORTS_DIR", "reports")) / "comparison"
     as_of = now - timedelta(minutes=cfg.slot_minutes) + grace()  # the last slot that ran (the baseline)
     for _ in range(slots):
-        scheduler.run(1)
+        scheduler.run(1, jitter_s=0)
         as_of = now + grace()
         compare_slot(as_of, reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += timedelta(minutes=cfg.slot_minutes)
