@@ -1,63 +1,14 @@
-"""cutover.yml and rollback.yml on the rehearsal world, as an operator runs them.
-
-The world: the legacy rule and the new rule (target: the alias, shadow) on the aligned schedule, the
-ledger bootstrapped, a few parallel slots run. Time is the rehearsal's: a `Follower` (rehearsal/follow.py)
-runs a slot whenever a playbook waits for one (the check of the first execution after a switch), and
-never otherwise, so the clock never moves under a switch or a reconcile.
-"""
+"""cutover.yml and rollback.yml on the rehearsal world, as an operator runs them: the customer invariant."""
 from __future__ import annotations
 
-import json
-import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 
-from rehearsal.follow import Follower
 from rehearsal.invariants import check_world
-from tests.ansible_runner import run_playbook
-from tests.conftest import LEDGER_TABLE, bootstrap_state, migration_writes
-from tests.module_runner import run_module
+from tests.conftest import migration_writes
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
-from tests.rehearsal.conftest import CFG, DAY, SCHEDULE
-
-ALIAS_ARN = f"arn:aws:lambda:ap-northeast-2:123456789012:function:{CFG.new_function}:live"
-
-
-@pytest.fixture
-def rehearsal(notify, world, aws, emulator):  # noqa: F811 (fixture)
-    """The parallel run as start_parallel.yml leaves it, 3 slots run, the ledger bootstrapped."""
-    bootstrap_state(emulator)
-    aws("events").put_rule(Name=CFG.new_rule, ScheduleExpression=SCHEDULE, State="ENABLED")
-    aws("events").put_targets(Rule=CFG.new_rule, Targets=[
-        {"Id": "v2", "Arn": ALIAS_ARN, "Input": json.dumps({"mode": "shadow"})}])
-    world.scheduler.run(3, start=DAY + timedelta(hours=1))
-    world.notify = notify
-    return world
-
-
-def dp2(url, outcome="go"):
-    result = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "decision", "decision": "cutover",
-                                           "outcome": outcome, "criteria": [], "evidence": {},
-                                           "expires_in_hours": 24, "decided_by": "test"}, url)
-    assert not result.get("failed"), result
-
-
-def events(url, playbook):
-    return run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read", "playbook": playbook}, url)["events"]
-
-
-def pair(aws):
-    events_api = aws("events")
-    (target,) = events_api.list_targets_by_rule(Rule=CFG.new_rule)["Targets"]
-    return (events_api.describe_rule(Name=CFG.old_rule)["State"], events_api.describe_rule(Name=CFG.new_rule)["State"],
-            json.loads(target["Input"])["mode"])
-
-
-def play(name, proxy, world, **extra):
-    with Follower(world.cfg):
-        return run_playbook(name, extra_vars=extra or None, env={"CUTOVER_EMULATOR_URL": proxy.url})
+from tests.rehearsal.conftest import CFG
+from tests.rehearsal.cutover_world import dp2, events, pair, play, rehearsal  # noqa: F401 (fixture)
 
 
 @pytest.mark.slow
@@ -112,55 +63,3 @@ def test_no_sms_twice_missed_or_late_over_cutover_live_slots_rollback_3_and_re_c
     report = check_world(rehearsal.cfg)
     assert report.ok, report.violations[:5]
     assert report.counts() == {} or not any(report.counts().values()), report.counts()
-
-
-@pytest.mark.slow
-def test_bad_input_is_refused_with_no_write_and_scenario_1_stops_the_new_side_only(rehearsal, aws, proxy):
-    cases = [("cutover.yml", {}, "no Decision Point 2 go recorded in the last 24 h: the ledger holds no cutover"),
-             ("rollback.yml", {"scenario": 4}, "unknown scenario '4'"),
-             ("rollback.yml", {"scenario": 2}, "nothing to roll back: no cutover is recorded"),
-             ("rollback.yml", {"scenario": 1, "cutover_switch_margin": 10}, "cutover_switch_margin must be 30-600"),
-             ("cutover.yml", {"cutover_switch_max_wait": 4000}, "0-3600 seconds (got 4000)")]
-    with ThreadPoolExecutor(len(cases)) as pool:
-        runs = list(pool.map(lambda c: play(c[0], proxy, rehearsal, **c[1]), cases))
-    for (playbook, extra, message), run in zip(cases, runs):
-        assert run.rc != 0 and message in run.messages(), (playbook, extra, run.messages())
-        assert "nothing was changed" in run.messages()
-    assert proxy.mutating_calls() == []
-
-    stop = play("rollback.yml", proxy, rehearsal, scenario=1)
-    assert stop.rc == 0, stop.messages()
-    assert pair(aws)[:2] == ("ENABLED", "DISABLED")  # the old rule untouched, the new one stopped
-    assert [c["operation"] for c in proxy.mutating_calls() if c["service"] == "events"] == ["DisableRule"]
-    assert aws("dynamodb").describe_table(TableName=CFG.new_table)["Table"]["ItemCount"] >= 0  # evidence kept
-
-
-@pytest.mark.slow
-def test_two_cutovers_at_once_one_proceeds_and_a_rollback_meanwhile_is_refused_naming_the_holder(rehearsal, aws, proxy):
-    dp2(proxy.url)
-    env = {"CUTOVER_EMULATOR_URL": proxy.url}
-    with ThreadPoolExecutor(2) as pool:
-        # no follower yet: the run that takes the lock switches, then waits for its first live slot
-        runs = [pool.submit(run_playbook, "cutover.yml", env=env) for _ in range(2)]
-        loser = next(iter(wait_first(runs)))
-        assert loser.rc != 0 and "the migration is locked by another run" in loser.messages(), loser.messages()
-        assert "cutover.yml" in loser.messages()
-        waited = 0
-        while pair(aws)[2] != "live" and waited < 120:  # the winner switched and waits for the slot
-            time.sleep(0.5)
-            waited += 0.5
-        refused = run_playbook("rollback.yml", extra_vars={"scenario": 2}, env=env)
-        assert refused.rc != 0 and "the migration is locked by another run" in refused.messages()
-        assert "cutover.yml" in refused.messages()  # names the holder's playbook (and owner, ticket, age)
-        with Follower(rehearsal.cfg):
-            winner = [f.result() for f in runs if f.result() is not loser][0]
-    assert winner.rc == 0, winner.messages()
-    assert sorted(e["result"] for e in events(proxy.url, "cutover.yml")) == ["ok", "refused"]
-
-
-def wait_first(futures):
-    from concurrent.futures import FIRST_COMPLETED
-    from concurrent.futures import wait as wait_futures
-
-    done, _ = wait_futures(futures, timeout=300, return_when=FIRST_COMPLETED)
-    return [f.result() for f in done]
