@@ -1,11 +1,10 @@
 """cutover.yml and rollback.yml: bad input, scenario 1, and the lock between two runs."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-import time
 
 from rehearsal.follow import Follower
 from tests.ansible_runner import run_playbook
