@@ -131,11 +131,6 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 
-try:
-    import botocore  # noqa: F401 (AnsibleAWSModule reports it missing)
-except ImportError:
-    pass
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

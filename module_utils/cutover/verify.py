@@ -44,7 +44,7 @@ def window(slot: datetime, slot_minutes: int = 20) -> Tuple[datetime, datetime]:
 def runs(messages: Iterable[Tuple[int, str]]) -> Tuple[List[str], List[str]]:
     """(started request ids, finished request ids) from the Lambda runtime's START / END lines."""
     started, finished = [], []
-    for _, message in messages:
+    for _timestamp, message in messages:
         text = message.strip()
         if text.startswith("START RequestId: "):
             started.append(text.split()[2])
