@@ -56,9 +56,11 @@ molecule: setup
 	@set -e; for s in $$(ls molecule 2>/dev/null); do \
 	  [ -f molecule/$$s/molecule.yml ] || continue; \
 	  if [ -f molecule/$$s/bench-only ]; then echo "== molecule scenario $$s: in make bench"; continue; fi; \
-	  port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
-	  echo "== molecule scenario $$s (emulator on 127.0.0.1:$$port)"; \
-	  CUTOVER_MOLECULE_URL=http://127.0.0.1:$$port $(BIN)/molecule test -s $$s; done
+	  ports=$$($(BIN)/python -c 'import socket; a=socket.socket(); b=socket.socket(); a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0)); print(a.getsockname()[1], b.getsockname()[1])'); \
+	  port=$${ports% *}; notify=$${ports#* }; \
+	  echo "== molecule scenario $$s (emulator on 127.0.0.1:$$port, recorder on 127.0.0.1:$$notify)"; \
+	  CUTOVER_MOLECULE_URL=http://127.0.0.1:$$port CUTOVER_MOLECULE_NOTIFY_URL=http://127.0.0.1:$$notify \
+	    $(BIN)/molecule test -s $$s; done
 
 # ansible.cfg fails runs without an inventory (unparsed_is_failed); syntax checks need none.
 lint: setup

@@ -53,12 +53,16 @@ def world(count, differ, new, seed=7):
     return old, v2
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser()
+def world_arguments(parser):
+    """--items, --differ, --new: the shape of world() (also bench_rollback.py's)."""
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--differ", type=float, default=0.3)
     parser.add_argument("--new", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = world_arguments(argparse.ArgumentParser()).parse_args(argv)
     import boto3
 
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:

@@ -62,7 +62,9 @@ options:
     type: str
     default: ""
   playbook:
-    description: Playbook that holds the lock.
+    description:
+      - Playbook that holds the lock.
+      - With O(action=read), only the events of this playbook are returned (the last O(limit) of them).
     type: str
     default: ""
   inventory:
@@ -508,7 +510,8 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
                                               params["decided_by"] or params["owner"], now), check_mode)
     else:
         store = StateStore(s3, params["bucket"], params["account_id"], region) if params.get("bucket") else None
-        result = read(ledger, params["limit"], now, store, params.get("playbooks") or ())
+        playbooks = params.get("playbooks") or ([params["playbook"]] if params.get("playbook") else [])
+        result = read(ledger, params["limit"], now, store, playbooks)
     result["table"] = params["table"]
     return result
 

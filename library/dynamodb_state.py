@@ -24,6 +24,8 @@ description:
     backoff); it is not conditional, so run it while the old rule is disabled (rollback.yml reconciles before
     it enables the old rule) - a legacy run writing the same item at the same moment could otherwise be
     overwritten by, or overwrite, the merge.
+  - O(action=compare) reads both tables and lists the bookings whose SMS flags in O(table) disagree with
+    O(target_table) (rollback scenario 3 - the report of SMS that may have been missed). It never writes.
   - Check mode reports what would change (for reconcile, the counts it would write) and calls nothing that
     writes.
 author:
@@ -33,7 +35,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [backup, restore, reconcile]
+    choices: [backup, restore, reconcile, compare]
   table:
     description: The source table (whose backup is taken or used; for O(action=reconcile), the table read).
     type: str
@@ -44,7 +46,9 @@ options:
       - Required for O(action=backup) and O(action=restore).
     type: str
   target_table:
-    description: Table to create from the backup (O(action=restore)) or to merge into (O(action=reconcile)).
+    description:
+      - Table to create from the backup (O(action=restore)), to merge into (O(action=reconcile)), or the
+        trusted reference O(table) is compared with (O(action=compare)).
     type: str
   wait_timeout:
     description: Seconds to wait for the backup to be available or the restored table to be active.
@@ -97,7 +101,7 @@ backup_size_bytes:
   type: int
 target_table:
   description: The restored (or already existing) table, or the table merged into.
-  returned: when action is restore or reconcile
+  returned: when action is restore, reconcile or compare
   type: str
 target_existed:
   description: The target table was there already and was left untouched.
@@ -107,6 +111,14 @@ target_status:
   description: C(TableStatus) of the target table (C(ACTIVE) once waited for).
   returned: when action is restore and the table exists
   type: str
+differences:
+  description:
+    - O(action=compare) (read-only) - bookings whose SMS flags in O(table) disagree with O(target_table) (the
+      trusted reconstruction) - C(booking_num), C(phone), C(no_evidence) (flags set in O(table) only - the SMS
+      may have been missed), C(not_in_table) (flags set in O(target_table) only - it may be sent again).
+  returned: when action is compare
+  type: list
+  elements: dict
 reconcile:
   description:
     - What the merge found and wrote (in check mode, would write) - C(source_items), C(target_items),
@@ -131,7 +143,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
 from ansible.module_utils.cutover.aws import InputError, retry_decorator
-from ansible.module_utils.cutover.reconcile import key_of, plan
+from ansible.module_utils.cutover.reconcile import differences, key_of, plan
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
@@ -147,14 +159,14 @@ class WaitTimeout(Exception):
 def validate(params):
     action = params["action"]
     names = ("table",) + (("backup_name",) if action in ("backup", "restore") else ()) + \
-        (("target_table",) if action in ("restore", "reconcile") else ())
+        (("target_table",) if action in ("restore", "reconcile", "compare") else ())
     for name in names:
         value = params.get(name)
         if not value:
             raise InputError(f"{name} is required for action={action}")
         if not NAME_RE.match(value):
             raise InputError(f"{name} {value!r} may hold only letters, digits, '_', '-' and '.', 3 to 255 characters")
-    if action in ("restore", "reconcile") and params["target_table"] == params["table"]:
+    if action in ("restore", "reconcile", "compare") and params["target_table"] == params["table"]:
         raise InputError(f"target_table must differ from table: action={action} never works a table onto itself")
 
 
@@ -273,9 +285,18 @@ def ensure_reconciled(client, check_mode, source, target):
     return bool(puts), {"target_table": target, "reconcile": summary}
 
 
+def compare_tables(client, table, reference):
+    """-> (False, result): read-only; the flags of ``table`` against the trusted ``reference``."""
+    for name in (table, reference):
+        if describe_table(client, name) is None:
+            raise InputError(f"table {name} does not exist: compare reads {table} and {reference}")
+    return False, {"target_table": reference,
+                   "differences": differences(scan_all(client, table), scan_all(client, reference))}
+
+
 def main():
     argument_spec = dict(
-        action=dict(type="str", required=True, choices=["backup", "restore", "reconcile"]),
+        action=dict(type="str", required=True, choices=["backup", "restore", "reconcile", "compare"]),
         table=dict(type="str", required=True),
         backup_name=dict(type="str"),
         target_table=dict(type="str"),
@@ -284,7 +305,8 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("action", "backup", ["backup_name"]),
                                            ("action", "restore", ["backup_name", "target_table"]),
-                                           ("action", "reconcile", ["target_table"])])
+                                           ("action", "reconcile", ["target_table"]),
+                                           ("action", "compare", ["target_table"])])
     params = module.params
     try:
         validate(params)
@@ -296,6 +318,9 @@ def main():
             changed, result = ensure_backup(client, module.check_mode, params["table"], params["backup_name"],
                                             params["wait_timeout"])
             before, after = {"backup": None}, {"backup": params["backup_name"]}
+        elif params["action"] == "compare":
+            changed, result = compare_tables(client, params["table"], params["target_table"])
+            before = after = {}
         elif params["action"] == "reconcile":
             changed, result = ensure_reconciled(client, module.check_mode, params["table"], params["target_table"])
             counts = {k: result["reconcile"][k] for k in ("created", "updated")}

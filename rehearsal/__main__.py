@@ -5,6 +5,7 @@
         [--start ISO] [--seed S] [--fault NAME] [--jitter SECONDS] [--verbose]
     check [--json]               the customer invariant; exit 1 on any violation
     status                       clock, rules (enabled, live/shadow), counts so far
+    follow [--idle S] [--jitter S]  run a slot whenever a playbook waits for one (rehearsal/follow.py)
     reset                        forget clock, recorders and pending writes (not the emulator)
 
 The emulator URL comes from CUTOVER_EMULATOR_URL, the state from
@@ -110,6 +111,16 @@ def cmd_status(cfg: Config, args) -> int:
     return 0
 
 
+def cmd_follow(cfg: Config, args) -> int:
+    from rehearsal.follow import follow
+
+    _need_emulator(cfg)
+    print(f"following {cfg.directory}: a slot runs whenever a playbook waits for one (idle stop {args.idle} s)",
+          flush=True)
+    print(f"{follow(cfg, idle_s=args.idle, jitter_s=args.jitter)} slot(s) run; idle for {args.idle} s, stopped")
+    return 0
+
+
 def cmd_reset(cfg: Config, args) -> int:
     Scheduler(cfg).reset()
     print(f"rehearsal state in {cfg.directory} cleared (the emulator was not touched)")
@@ -137,6 +148,10 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
     sub.add_parser("status", help="clock, rules, counts").set_defaults(func=cmd_status)
     sub.add_parser("reset", help="forget the rehearsal state").set_defaults(func=cmd_reset)
+    fol = sub.add_parser("follow", help="run a slot whenever a playbook waits for one")
+    fol.add_argument("--idle", type=float, default=120.0, help="stop after this many seconds without a request")
+    fol.add_argument("--jitter", type=float, help="maximum delivery delay in seconds (default 8, 0 = none)")
+    fol.set_defaults(func=cmd_follow)
     return p
 
 

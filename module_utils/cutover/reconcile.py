@@ -116,3 +116,28 @@ def plan(sources: Iterable[dict], targets: Dict[Tuple[str, str], dict]) -> Tuple
         if result is not None:
             puts.append(result.item)
     return puts, tally
+
+
+def differences(table_items: Iterable[dict], reference_items: Iterable[dict]) -> list:
+    """Bookings whose SMS flags in ``table_items`` disagree with ``reference_items`` (rollback scenario 3).
+
+    The reference is the trusted reconstruction (the pre-cutover backup with what the new function
+    recorded since reconciled into it). Per booking and flag:
+
+    * ``no_evidence``: set in the table, not in the reference - the job will not send it, and nothing
+      shows it was sent: the SMS may have been missed (replay it by hand);
+    * ``not_in_table``: set in the reference, clear or absent in the table - the job may send it again.
+
+    Sorted by key; one dict per booking: ``booking_num``, ``phone``, ``no_evidence``, ``not_in_table``.
+    """
+    table = {key_of(item): item for item in table_items}
+    reference = {key_of(item): item for item in reference_items}
+    out = []
+    for key in sorted(set(table) | set(reference)):
+        mine, theirs = table.get(key, {}), reference.get(key, {})
+        no_evidence = [f for f in FLAGS if flag(mine.get(f)) and not flag(theirs.get(f))]
+        not_in_table = [f for f in FLAGS if flag(theirs.get(f)) and not flag(mine.get(f))]
+        if no_evidence or not_in_table:
+            out.append({"booking_num": key[0], "phone": key[1], "no_evidence": no_evidence,
+                        "not_in_table": not_in_table})
+    return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from module_utils.cutover.reconcile import OLD_ATTRIBUTES, flag, merge, plan
+from module_utils.cutover.reconcile import OLD_ATTRIBUTES, differences, flag, merge, plan
 
 T, F = {"BOOL": True}, {"BOOL": False}
 
@@ -85,3 +85,16 @@ def test_plan_tallies_and_a_second_pass_writes_nothing():
     merged = {**targets, **{(p["booking_num"]["S"], p["phone"]["S"]): p for p in puts}}
     again, tally = plan(sources, merged)
     assert again == [] and tally.writes == 0
+
+
+@pytest.mark.parametrize("table, reference, expected", [
+    ([item("1", confirm_sms=T)], [item("1", confirm_sms=T)], []),  # agree
+    ([item("1", confirm_sms=T)], [item("1", confirm_sms=F)], [("1", ["confirm_sms"], [])]),  # no evidence: replay
+    ([item("1", confirm_sms=F)], [item("1", remind_sms=T)], [("1", [], ["remind_sms"])]),  # may be sent again
+    ([], [item("2", option_sms=T)], [("2", [], ["option_sms"])]),  # deleted from the table
+    ([item("3", confirm_sms={"S": "sent"})], [], [("3", ["confirm_sms"], [])]),  # legacy encoding, no reference
+    ([item("4")], [], []),  # no flag anywhere: nothing to say
+])
+def test_differences_name_the_bookings_to_replay_or_watch(table, reference, expected):
+    got = [(d["booking_num"], d["no_evidence"], d["not_in_table"]) for d in differences(table, reference)]
+    assert got == expected
