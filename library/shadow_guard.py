@@ -18,9 +18,11 @@ description:
     image digest on the alias O(alias) of O(function) (the image that leaked).
   - A double send - the old rule C(ENABLED) while the new rule is C(ENABLED) with a live input (someone re-enabled
     the old rule by hand after the cutover). Returns the command that restores the intended state.
-  - Publishes, stamped with the slot the comparison observed, metric C(shadow_leaks) (SMS leaked; only while the
-    comparison does not publish it itself, that is while its results carry no C(shadow_leaks) key) and metric
-    C(old_rule_enabled_while_new_live) (1) in O(namespace), each once - a datapoint already there is not sent again.
+  - Publishes in O(namespace) metric C(shadow_leaks) stamped with the leaked slot (SMS and Telegram messages leaked;
+    only while the comparison does not publish it itself, that is while its results carry no C(shadow_leaks) key)
+    and metric C(old_rule_enabled_while_new_live) (1) stamped with the minute of O(at) (an observation, not a slot
+    figure - its alarm looks at 1-minute periods and pages at its next evaluation). Each once - a datapoint already
+    there is not sent again.
     Nothing is published for a clean run. It never changes a rule; C(playbooks/compare.yml) acts on the result.
 options:
   new_rule:
@@ -55,8 +57,8 @@ options:
     description: Length of an execution slot (the period of the published metrics).
     type: int
     default: 20
-  slot:
-    description: Slot to stamp the metrics with (ISO); default the newest C(observed_slot) of O(comparisons), else now.
+  at:
+    description: The moment of this check (ISO); default now. C(compare.yml) passes C(cutover_compare_as_of) (the rehearsal's clock).
     type: str
   publish:
     description: Publish the two metrics (false - only judge).
@@ -119,12 +121,12 @@ restore_command:
   description: The command that restores the intended state after a double send (disables the old rule only).
   returned: always
   type: str
-slot:
-  description: The slot the metrics are stamped with.
+at:
+  description: The moment of this check (UTC, to the minute) that C(old_rule_enabled_while_new_live) is stamped with.
   returned: always
   type: str
 published:
-  description: Metrics published by this run (or that would be, in check mode), as C(name@slot).
+  description: Metrics published by this run (or that would be, in check mode), as C(name@timestamp).
   returned: always
   type: list
   elements: str
@@ -140,11 +142,12 @@ from ansible.module_utils.cutover.gate import function_digest
 from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 
 
-def slot_of(text, minutes):
+def moment_of(text, minutes=1):
+    """The ISO time ``text`` floored to ``minutes`` (UTC)."""
     try:
         moment = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"slot {text!r} is not an ISO date-time such as 2026-11-26T04:00:00Z") from None
+        raise InputError(f"{text!r} is not an ISO date-time such as 2026-11-26T04:00:00Z") from None
     moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     return moment.replace(minute=moment.minute - moment.minute % minutes, second=0, microsecond=0)
 
@@ -180,9 +183,9 @@ def alias_digest(lam, function, alias):
     return function_digest(version.get("Code"), version.get("Configuration"))
 
 
-def already_published(cloudwatch, namespace, metric, slot, minutes):
-    found = cloudwatch.get_metric_statistics(Namespace=namespace, MetricName=metric, StartTime=slot,
-                                             EndTime=slot + timedelta(minutes=minutes), Period=minutes * 60,
+def already_published(cloudwatch, namespace, metric, stamp, minutes):
+    found = cloudwatch.get_metric_statistics(Namespace=namespace, MetricName=metric, StartTime=stamp,
+                                             EndTime=stamp + timedelta(minutes=minutes), Period=minutes * 60,
                                              Statistics=["Maximum"], aws_retry=True)
     return bool(found.get("Datapoints"))
 
@@ -192,26 +195,25 @@ def guard(module, events, lam, cloudwatch):
     minutes = params["slot_minutes"]
     if minutes <= 0:
         raise InputError("slot_minutes must be positive (20 for the seed's schedule)")
-    fallback = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    slot = slot_of(params["slot"] or shadow.metric_slot(params["comparisons"], fallback), minutes)
+    at = moment_of(params["at"] or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     new_rule, old_rule = read_rule(events, params["new_rule"]), read_rule(events, params["old_rule"])
     new_mode = shadow.SHADOW if shadow.SHADOW in new_rule["modes"] else (new_rule["modes"] or [None])[0]
     leaks = shadow.leaks_of(params["comparisons"], new_mode)
     digest = alias_digest(lam, params["function"], params["alias"]) if leaks else None
     previous = params["leak_record"] or {}
     fresh = shadow.fresh_leaks(previous, leaks, digest)
-    record = shadow.merge_record(previous, leaks, digest, slot.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    record = shadow.merge_record(previous, leaks, digest, at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     double = shadow.double_send(old_rule, new_rule)
     metrics = []
     if leaks and not any(isinstance(r, dict) and "shadow_leaks" in r for r in params["comparisons"]):
         for leak in leaks:  # the comparison does not publish the leak itself (yet)
-            metrics.append((shadow.LEAK_METRIC, slot_of(leak["slot"], minutes), leak["sms"] + leak["telegram"]))
+            metrics.append((shadow.LEAK_METRIC, moment_of(leak["slot"], minutes), minutes, leak["sms"] + leak["telegram"]))
     if double:
-        metrics.append((shadow.DOUBLE_SEND_METRIC, slot, 1))
+        metrics.append((shadow.DOUBLE_SEND_METRIC, at, 1, 1))
     published = []
     if params["publish"]:
-        for name, stamp, value in metrics:
-            if already_published(cloudwatch, params["namespace"], name, stamp, minutes):
+        for name, stamp, period, value in metrics:
+            if already_published(cloudwatch, params["namespace"], name, stamp, period):
                 continue
             published.append(f"{name}@{stamp.strftime('%Y-%m-%dT%H:%M:%SZ')}")
             if not module.check_mode:
@@ -220,7 +222,7 @@ def guard(module, events, lam, cloudwatch):
     return {"changed": bool(published), "leaks": leaks, "fresh_leaks": fresh, "leak_found": bool(leaks),
             "leak_record": record, "digest": digest, "new_rule": new_rule, "old_rule": old_rule,
             "double_send": double, "restore_command": shadow.restore_command(params["old_rule"], module.region),
-            "slot": slot.strftime("%Y-%m-%dT%H:%M:%SZ"), "published": published}
+            "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "published": published}
 
 
 def main():
@@ -233,7 +235,7 @@ def main():
         leak_record=dict(type="dict"),
         namespace=dict(type="str", default="naver-sms/comparison"),
         slot_minutes=dict(type="int", default=20),
-        slot=dict(type="str"),
+        at=dict(type="str"),
         publish=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -107,8 +107,3 @@ def fresh_leaks(previous, leaks, digest):
     known = next((i for i in (previous or {}).get("incidents") or [] if i.get("digest") == digest), {})
     return [leak for leak in leaks if leak["slot"] not in (known.get("slots") or [])]
 
-
-def metric_slot(results, fallback):
-    """The slot a guard metric is stamped with: the slot this comparison run observed (the one that just ran)."""
-    slots = [r.get("observed_slot") for r in results or [] if isinstance(r, dict) and r.get("observed_slot")]
-    return max(slots) if slots else fallback
