@@ -13,7 +13,7 @@ description:
   - Reads the new and the old EventBridge rule (state, schedule, target, input mode) and judges, with the pure
     rules of C(module_utils/cutover/shadow.py) -
   - A shadow leak - the comparison results O(comparisons) (what C(output_compare) returned in this run) show an SMS
-    or Telegram message the new function delivered while its target input is C({"mode": "shadow"}). Returns the
+    or Telegram message the new function delivered while its target input says mode C(shadow). Returns the
     leaks per slot, those not yet in O(leak_record) (C(fresh_leaks)), the leak record merged with them, and the
     image digest on the alias O(alias) of O(function) (the image that leaked).
   - A double send - the old rule C(ENABLED) while the new rule is C(ENABLED) with a live input (someone re-enabled
