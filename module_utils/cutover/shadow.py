@@ -100,10 +100,8 @@ def restore_command(old_rule_name, region):
     return f"aws events disable-rule --name {old_rule_name} --region {region}"
 
 
-
 def fresh_leaks(previous, leaks, digest):
     """The leaks of this run whose slot the record does not hold yet for ``digest`` (what to stop and report)."""
     digest = digest or "unknown"
     known = next((i for i in (previous or {}).get("incidents") or [] if i.get("digest") == digest), {})
     return [leak for leak in leaks if leak["slot"] not in (known.get("slots") or [])]
-
