@@ -19,8 +19,8 @@ description:
   - A double send - the old rule C(ENABLED) while the new rule is C(ENABLED) with a live input (someone re-enabled
     the old rule by hand after the cutover). Returns the command that restores the intended state.
   - Publishes in O(namespace) metric C(shadow_leaks) stamped with the leaked slot (SMS and Telegram messages leaked;
-    only while the comparison does not publish it itself, that is while its results carry no C(shadow_leaks) key)
-    and metric C(old_rule_enabled_while_new_live) (1) stamped with the minute of O(at) (an observation, not a slot
+    at once - the comparison publishes its own C(shadow_leaks) for a slot only once the slot settled; read it with
+    Maximum) and metric C(old_rule_enabled_while_new_live) (1) stamped with the minute of O(at) (an observation, not a slot
     figure - its alarm looks at 1-minute periods and pages at its next evaluation). Each once - a datapoint already
     there is not sent again.
     Nothing is published for a clean run. It never changes a rule; C(playbooks/compare.yml) acts on the result.
@@ -205,9 +205,8 @@ def guard(module, events, lam, cloudwatch):
     record = shadow.merge_record(previous, leaks, digest, at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     double = shadow.double_send(old_rule, new_rule)
     metrics = []
-    if leaks and not any(isinstance(r, dict) and "shadow_leaks" in r for r in params["comparisons"]):
-        for leak in leaks:  # the comparison does not publish the leak itself (yet)
-            metrics.append((shadow.LEAK_METRIC, moment_of(leak["slot"], minutes), minutes, leak["sms"] + leak["telegram"]))
+    for leak in leaks:  # at once: the comparison publishes a slot only once it settled (about 45 minutes later)
+        metrics.append((shadow.LEAK_METRIC, moment_of(leak["slot"], minutes), minutes, leak["sms"] + leak["telegram"]))
     if double:
         metrics.append((shadow.DOUBLE_SEND_METRIC, at, 1, 1))
     published = []

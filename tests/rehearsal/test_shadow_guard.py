@@ -59,7 +59,7 @@ def test_a_leak_from_the_third_slot_is_stopped_before_the_next_slot(notify, worl
                                                                     tmp_path):
     world.new_rule("shadow")
     digest = alias_live(aws)
-    alarm(aws, LEAK_ALARM, "shadow_leaks", "Sum", 1200, 6)
+    alarm(aws, LEAK_ALARM, "shadow_leaks", "Maximum", 1200, 6)
     # the baseline start_parallel.yml takes (in-process: tests/rehearsal/conftest.py bucket_baseline, without its
     # RETURN check, which output_compare's `late`/`settle_slots`/`evidence_truncated` fail on main for now)
     assert compare_slot(MORNING, tmp_path / "baseline", world.cfg, bucket=STATE_BUCKET, baseline=True)["baseline"]

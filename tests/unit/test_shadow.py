@@ -34,6 +34,9 @@ def test_leaks_from_the_comparison_name_the_bookings_with_a_masked_phone():
     leaks = shadow.leaks_of([{"shadow_leaks": [{"slot": S1, "booking_num": "b_1", "sms_type": "confirm",
                                                 "phone": "010-1234-5678"}]}], "shadow")
     assert leaks[0]["bookings"] == [{"booking_num": "b_1", "sms_type": "confirm", "phone": "010-****-5678"}]
+    already = shadow.leaks_of([{"shadow_leaks": [{"slot": S1, "booking_num": "b_1", "sms_type": "confirm",
+                                                  "phone": "010****5678"}]}], "shadow")
+    assert already[0]["bookings"][0]["phone"] == "010****5678"
 
 
 def test_the_record_keeps_one_incident_per_image_and_a_rerun_changes_nothing():
