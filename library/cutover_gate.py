@@ -125,6 +125,12 @@ options:
   backup_name:
     description: Name of the on-demand backup of O(old_table) taken before the parallel run.
     type: str
+  leak_record:
+    description:
+      - The shadow leak record of the state bucket (C(shadow/leak.json), written by C(playbooks/compare.yml) when it
+        stopped the new rule; C({}) when there was none). DP2 - given, it is judged - no C(go) while the alias runs an
+        image that leaked, or before another image has run the full window without a leak.
+    type: dict
   shadow_probe:
     description:
       - Result of the shadow probe measured by the caller (test inventory) - C(deliveries) (SMS the
@@ -280,7 +286,8 @@ def read_function(lam, name, alias):
     version = found_alias.get("FunctionVersion")
     at_version = lam.get_function(FunctionName=name, Qualifier=version, aws_retry=True)
     return function, {"name": alias, "exists": True, "version": version,
-                      "digest": gate.function_digest(at_version.get("Code"), at_version.get("Configuration"))}
+                      "digest": gate.function_digest(at_version.get("Code"), at_version.get("Configuration")),
+                      "deployed_at": (at_version.get("Configuration") or {}).get("LastModified")}
 
 
 def read_rule(events, name):
@@ -487,6 +494,8 @@ def measure(params, settings, now, clients):
                 comparison.setdefault(slot, {})[key] = value
         measured["comparison"] = {s: row for s, row in comparison.items() if "executions" in row}
         measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
+        if params["leak_record"] is not None:
+            measured["leak_record"], measured["alias"] = params["leak_record"], alias
     else:
         if params["history"] is not None:
             measured["cutover_at"], measured["rollbacks"] = gate.cutover_history(params["history"])
@@ -548,6 +557,7 @@ def main():
         old_table=dict(type="str", default="sms"),
         new_table=dict(type="str", default="sms_v2"),
         backup_name=dict(type="str"),
+        leak_record=dict(type="dict"),
         shadow_probe=dict(type="dict"),
         probe_mode=dict(type="str", default="run", choices=["run", "acknowledge"]),
         history=dict(type="list", elements="dict"),

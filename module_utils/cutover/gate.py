@@ -23,7 +23,9 @@ Measurements (keys of ``measured``; a key that is absent or None means "could no
 - DP2 ``cutover``: ``window`` ``{"slots": [iso...], "first", "last"}``; ``comparison`` ``{slot:
   {"executions", "match_min", "discrepancies_max", "leak_max"}}`` (only slots with data);
   ``lambda`` ``{"invocations", "errors", "duration_max_ms"}`` (None: no datapoint);
-  ``function`` (its ``timeout_s``); ``alarms``.
+  ``function`` (its ``timeout_s``); ``alarms``; ``leak_record`` (judged when present: the state bucket's
+  ``shadow/leak.json``, ``{"incidents": [{"digest", "first_slot", "last_slot", "sms", ...}]}``, ``{}`` when
+  none) with ``alias`` ``{"digest", "deployed_at"}`` (the alias's image and when it was deployed).
 - DP3 ``decommission``: ``cutover_at`` (ISO), ``rollbacks`` (list, None = unknown), both from the
   ledger's run events through ``cutover_history``; ``alarms_since`` ``{"went_to_alarm": [names],
   "unknown": [names]}``, ``lambda`` since cutover.
@@ -435,6 +437,35 @@ def _comparison_criteria(measured, settings):
     return out
 
 
+def _leak_record(measured):
+    """After a shadow leak DP2 stays no_go until an image with another digest ran clean for the whole window:
+    on the alias, deployed no later than the window's first slot, and no leak inside the window."""
+    name = "no shadow leak of the image on the alias"
+    required = "no leak recorded, or another image deployed before the window and no leak inside it"
+    record, alias = measured.get("leak_record"), measured.get("alias") or {}
+    first = (measured.get("window") or {}).get("first") or ""
+    if record is None:
+        return criterion(name, "leak record not read", required, None, "read shadow/leak.json from the state bucket")
+    incidents = list(record.get("incidents") or [])
+    if not incidents:
+        return criterion(name, "no leak recorded", required, True)
+    last = max(incidents, key=lambda i: i.get("last_slot") or "")
+    digest, deployed = alias.get("digest"), alias.get("deployed_at")
+    text = (f"{len(incidents)} leak incident(s), last of {_short(last.get('digest'))} in slot {last.get('last_slot')} "
+            f"({last.get('sms', 0)} SMS); alias on {_short(digest)}")
+    if digest is None:
+        return criterion(name, text, required, None, "the alias's image digest was not read")
+    if digest in {i.get("digest") for i in incidents}:
+        return criterion(name, text, required, False, f"the image that leaked ({_short(digest)}) is still on the alias: "
+                         "deploy a fixed image, prove it with the DP1 shadow probe, run the full window again")
+    if any((i.get("last_slot") or "") >= first for i in incidents):
+        return criterion(name, text, required, False, f"a leak happened inside the window (slot {last.get('last_slot')})")
+    if not deployed or iso(parse_time(deployed, "deployed_at")) > first:
+        return criterion(name, text, required, False, f"the new image was deployed at {deployed or 'an unknown time'}, "
+                         f"after the window's first slot {first}: it has not run the full window yet")
+    return criterion(name, text, required, True)
+
+
 def _lambda_criteria(measured, settings, since=""):
     metrics = measured.get("lambda")
     fn = measured.get("function") or {}
@@ -570,6 +601,8 @@ def criteria_for(decision, measured, acks, settings, now):
                  _seeded(measured), _shadow_probe(measured, acks, settings)]
     elif decision == "cutover":
         found = _comparison_criteria(measured, settings) + _lambda_criteria(measured, settings) + [_alarms_now(measured)]
+        if "leak_record" in measured:
+            found.append(_leak_record(measured))
     else:
         found = _dp3(measured, settings, now)
     return found + [attestation(name, (acks or {}).get(name)) for name in ATTESTATIONS[decision]]

@@ -17,6 +17,8 @@ ALARMS = {  # alarm -> the channels the seed routes it to, exactly
     "naver-sms-cutover-v2-duration": {"slack"},
     "naver-sms-cutover-match-percentage": {"slack", "telegram", "email"},
     "naver-sms-cutover-comparison-heartbeat": {"slack", "telegram", "email"},
+    "naver-sms-cutover-shadow-leak": {"slack", "telegram", "email"},
+    "naver-sms-cutover-old-rule-enabled-while-new-live": {"slack", "telegram", "email"},
 }
 
 
