@@ -36,6 +36,8 @@ def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
 def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
     directory, credentials = job_dir
     assert not (directory / "project" / "reports").exists()
+    # AWX's imported inventory: nothing of the project next to it (preflight reads the pin from the project)
+    assert not (directory / "inventory" / "group_vars").exists()
     runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
     assert (runner.status, runner.rc) == ("successful", 0), failure_messages(runner)
     assert runner.stats["failures"] == {} and "localhost" in runner.stats["ok"]
@@ -47,6 +49,10 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     record = json.loads(record.read_text())
     assert (record["job"], record["operator"]) == (f"AWX job 4242 (naver-sms {playbook})", "awx-operator")
     assert record["playbook"] == f"playbooks/{playbook}" and record["status"] == "ok"
+    assert record["inventory"].endswith("inventory/hosts")
+    # the reports dir is the project's, not a sibling of the imported inventory
+    assert (directory / "project" / "reports" / "test" / "preflight.jsonl").is_file()
+    assert not (directory.parent / "reports").exists()
 
 
 def slots_run(world, count):  # noqa: F811
