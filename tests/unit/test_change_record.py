@@ -176,3 +176,31 @@ def test_a_gate_decision_keeps_its_outcome_criteria_evidence_and_the_run_id_of_t
     assert "- **cutover: no_go**\n  - match_percentage: 99.1\n  - reason: match 99.1 % < 100 %" in markdown
     # --check took no lock: its run id is recorded nowhere, so the planned change names none
     assert cr.build(dict(facts, check_mode=True))["ledger_ids"] == []
+
+
+def test_a_failed_upload_is_a_warning_without_the_credential_and_the_run_goes_on(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "callback_plugins" / "change_record.py"
+    spec = importlib.util.spec_from_file_location("change_record_callback", path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+
+    def refused(*args):
+        raise RuntimeError("AccessDenied for AKIAIOSFODNN7EXAMPLE at https://hooks.slack.com/services/T0/B0/x")
+
+    shown = []
+    monkeypatch.setattr(plugin, "upload", refused)
+    callback = plugin.CallbackModule()
+    callback._aws = lambda: {}
+    monkeypatch.setattr(callback._display, "warning", shown.append)
+    callback._run.update(state_bucket="naver-sms-cutover-state-123456789012", region="ap-northeast-2")
+    callback._upload(cr.build(run()), {".json": "{}"})  # returns: the run is not failed by its record
+    [warning] = shown
+    assert warning.startswith("change record not stored in the state bucket naver-sms-cutover-state-123456789012 "
+                              "(RuntimeError: AccessDenied for [REDACTED:aws_access_key_id]")
+    assert "AKIA" not in warning and "hooks.slack.com" not in warning and "attach it to the ticket" in warning
+    shown.clear()
+    callback._upload(cr.build(run(check_mode=True)), {".json": "{}"})  # --check: nothing to upload
+    assert shown == []
