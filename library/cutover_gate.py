@@ -222,7 +222,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover import gate
-from ansible.module_utils.cutover.aws import retry_decorator
+from ansible.module_utils.cutover.aws import get_metric_data, metric_query, retry_decorator
 
 NOT_OFFERED = ("NotImplemented", "NotImplementedError", "InvalidAction", "UnknownOperationException", "500")
 COMPARISON_STATS = {"executions": ("executions_compared", "Sum"), "match_min": ("match_percentage", "Minimum"),
@@ -231,30 +231,6 @@ LAMBDA_STATS = {"invocations": ("Invocations", "Sum"), "errors": ("Errors", "Sum
 
 
 # ----------------------------------------------------------------------------- metrics
-def metric_query(qid, namespace, name, stat, period, dimensions=None):
-    return {"Id": qid, "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": list(dimensions or [])},
-        "Period": period, "Stat": stat}}
-
-
-def get_metric_data(client, queries, start, end, counter):
-    """{id: [(timestamp, value), ...]} for every query, in as few calls as the API allows (500 per call)."""
-    series = {q["Id"]: [] for q in queries}
-    for index in range(0, len(queries), 500):
-        kwargs = {"MetricDataQueries": queries[index:index + 500], "StartTime": start, "EndTime": end,
-                  "ScanBy": "TimestampAscending"}
-        while True:
-            page = client.get_metric_data(aws_retry=True, **kwargs)
-            counter["GetMetricData"] = counter.get("GetMetricData", 0) + 1
-            for result in page.get("MetricDataResults", []):
-                series[result["Id"]].extend(zip(result.get("Timestamps", []), result.get("Values", [])))
-            token = page.get("NextToken")
-            if not token or token == kwargs.get("NextToken"):
-                break
-            kwargs["NextToken"] = token
-    return series
-
-
 def by_slot(points, combine):
     out = {}
     for stamp, value in points:

@@ -82,3 +82,28 @@ def finish(module, ensure, failed_call: str):
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg=failed_call)
     module.exit_json(**result)
+
+
+# ----------------------------------------------------------------------------- CloudWatch metrics
+def metric_query(qid, namespace, name, stat, period, dimensions=None):
+    return {"Id": qid, "ReturnData": True, "MetricStat": {
+        "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": list(dimensions or [])},
+        "Period": period, "Stat": stat}}
+
+
+def get_metric_data(client, queries, start, end, counter):
+    """{id: [(timestamp, value), ...]} for every query, in as few calls as the API allows (500 per call)."""
+    series = {q["Id"]: [] for q in queries}
+    for index in range(0, len(queries), 500):
+        kwargs = {"MetricDataQueries": queries[index:index + 500], "StartTime": start, "EndTime": end,
+                  "ScanBy": "TimestampAscending"}
+        while True:
+            page = client.get_metric_data(aws_retry=True, **kwargs)
+            counter["GetMetricData"] = counter.get("GetMetricData", 0) + 1
+            for result in page.get("MetricDataResults", []):
+                series[result["Id"]].extend(zip(result.get("Timestamps", []), result.get("Values", [])))
+            token = page.get("NextToken")
+            if not token or token == kwargs.get("NextToken"):
+                break
+            kwargs["NextToken"] = token
+    return series

@@ -1,18 +1,20 @@
 """The playbooks run unchanged under AWX's engine: ansible-runner, a fresh private data directory,
 AWX's environment, extra vars through the API; the job's events say what happened.
 
-To add a playbook (e.g. status.yml once it exists), add one line to JOBS.
+To add a playbook, add one line to JOBS. The inventory is imported into the job's private data dir as
+AWX does (tests/awx_runner.py ``imported_inventory``): nothing of the project next to it.
 """
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from rehearsal.comparison import grace
+from tests.conftest import bootstrap_state
 from tests.awx_runner import awx_process_env, custom_stats, failure_messages, private_data_dir, run_job, task_results
-from tests.rehearsal.conftest import DAY, world  # noqa: F401  (fixture)
+from tests.rehearsal.conftest import DAY, bucket_baseline, world  # noqa: F401  (fixture)
 
 SLOT = timedelta(minutes=20)
 TICKET = "CHG0004242"
@@ -21,6 +23,7 @@ TICKET = "CHG0004242"
 JOBS = [
     ("preflight.yml", {}, "Publish what preflight established"),
     ("compare.yml", {}, "Compare both tables and both log groups"),
+    ("status.yml", {}, "Work out the phase, the figures and the next step"),
 ]
 
 
@@ -28,6 +31,7 @@ JOBS = [
 def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
     """A fresh private data dir; the emulator reached as a credential of the job would inject it."""
     url = world.cfg.url
+    bootstrap_state(url)  # the migration's ledger table and state bucket (playbooks/bootstrap.yml)
     awx_process_env(monkeypatch)
     return private_data_dir(tmp_path), {"CUTOVER_EMULATOR_URL": url}
 
@@ -36,6 +40,8 @@ def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
 def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
     directory, credentials = job_dir
     assert not (directory / "project" / "reports").exists()
+    if playbook == "compare.yml":  # start_parallel.yml took the comparison's baseline a slot ago
+        bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc) - SLOT)
     # AWX's imported inventory: nothing of the project next to it (preflight reads the pin from the project)
     assert not (directory / "inventory" / "group_vars").exists()
     runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
@@ -53,6 +59,9 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     # the reports dir is the project's, not a sibling of the imported inventory
     assert (directory / "project" / "reports" / "test" / "preflight.jsonl").is_file()
     assert not (directory.parent / "reports").exists()
+    if playbook == "status.yml":  # the page in the job's project copy; the job's artifacts say the phase
+        assert (directory / "project" / "reports" / "test" / "status.html").read_text().startswith("<!DOCTYPE html>")
+        assert custom_stats(runner)["status_phase"] in ("not_started", "parallel")
 
 
 def slots_run(world, count):  # noqa: F811
@@ -64,16 +73,15 @@ def slots_run(world, count):  # noqa: F811
 
 def test_compare_reports_each_slot_through_the_job_events(job_dir, world):  # noqa: F811
     directory, credentials = job_dir
+    bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], DAY + timedelta(hours=1) - SLOT + grace())
     start = slots_run(world, 4)
     as_of = start + 4 * SLOT + grace()
     runner = run_job(directory, "compare.yml", credentials=credentials,
                      extravars={"change_ticket": TICKET, "cutover_compare_as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert runner.status == "successful", failure_messages(runner)
     [result] = task_results(runner, "Compare both tables and both log groups")
-    # a job has nothing of an earlier one on its disk: the tables' snapshots start anew (baseline)
-    # until output_compare keeps them in the state bucket (the ledger's issue); then this is False
-    # for every job but the first
-    assert result["baseline"] is True
+    # a job has nothing of an earlier one on its disk: the tables' snapshots come from the state bucket
+    assert result["baseline"] is False
     settled = (start + 2 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert result["observed_slot"] == (start + 4 * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert result["end"] == settled and result["slots"][settled]["sms_sent"]["old"]["total"] > 0
