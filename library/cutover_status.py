@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -7,7 +8,7 @@ DOCUMENTATION = r"""
 module: cutover_status
 short_description: Where the migration stands - phase, comparison figures, alarms, lock, next step - as text and a page
 author:
-  - naver-sms cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 description:
   - Reads the comparison metrics of the parallel window (one batched C(GetMetricData)), the alarms of the migration
     (C(DescribeAlarms)) and the evidence of the latest slots with discrepancies (state bucket), and combines them with
@@ -118,11 +119,6 @@ import json
 import os
 from datetime import datetime, timedelta, timezone
 
-try:
-    import botocore  # noqa: F401  (AnsibleAWSModule reports a missing botocore)
-except ImportError:
-    pass
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover import status as rules
@@ -220,6 +216,16 @@ def run(module, cloudwatch, s3):
                 store.put(key, page, etag, "text/html; charset=utf-8")
     return {"changed": changed, "status": facts, "text": text, "html_path": params["html_path"] or "", "url": url,
             "calls": calls}
+
+
+def status(module, cloudwatch, s3):
+    """``run`` with the state bucket's and the page's refusals as input errors (clear message, no traceback)."""
+    try:
+        return run(module, cloudwatch, s3)
+    except StateError as exc:  # a missing bucket, or a page another controller wrote meanwhile
+        raise InputError(str(exc)) from None
+    except status_page.StatusError as exc:
+        raise InputError(f"the status facts are not what the page expects: {exc}") from None
 
 
 def main():

@@ -8,7 +8,8 @@ action=read returns them); only runs that ended ``ok`` move it, in the order the
     create_function.yml   -> function       (idem)
     start_parallel.yml    -> parallel       day N of 7 since the first start after the last rollback
     compare.yml           -> parallel       when nothing started it (a rehearsal world), since the first comparison
-    cutover.yml           -> cutover        when its facts say ``live: new`` (``switched_at``: the moment)
+    cutover.yml           -> cutover        when its facts say ``live: new`` (``switch_clock_at``, else
+                                            ``switched_at``: the moment; a rerun once live changes nothing)
     post_cutover.yml      -> post_cutover   day N since ``switched_at`` of the cutover
     rollback.yml          -> rolled_back    (``scenario`` 1-3, ``switched_at``: the moment old was live again)
     decommission.yml      -> decommissioned
@@ -74,7 +75,8 @@ def phase_of(events: list[dict], now: datetime) -> dict:
                   key=lambda e: (str(e.get("started_at") or ""), str(e.get("recorded_at") or "")))
     for event in runs:
         name, facts = _name(event), _facts(event)
-        at = _time(facts.get("switched_at")) or _time(event.get("ended_at")) or _time(event.get("started_at"))
+        at = (_time(facts.get("switch_clock_at")) or _time(facts.get("switched_at")) or _time(event.get("ended_at"))
+              or _time(event.get("started_at")))
         if name == "deploy_image.yml" and phase == "not_started":
             phase = "image"
         elif name == "create_function.yml" and phase in ("not_started", "image"):
@@ -83,7 +85,8 @@ def phase_of(events: list[dict], now: datetime) -> dict:
             phase, since = "parallel", _time(event.get("started_at"))
         elif name == "compare.yml" and phase in ("not_started", "image", "function"):
             phase, since = "parallel", _time(event.get("started_at"))  # a parallel run started outside the playbooks
-        elif name == "cutover.yml" and facts.get("live") == "new" and phase not in ("decommissioned",):
+        elif name == "cutover.yml" and facts.get("live") == "new" and phase not in ("cutover", "post_cutover",
+                                                                                    "decommissioned"):
             phase, switched, since = "cutover", at, at
             moments.append({"kind": "cutover", "at": iso(at), "label": "cutover (new live)"})
         elif name == "post_cutover.yml" and phase in ("cutover", "post_cutover"):
@@ -166,10 +169,12 @@ def next_step(phase: dict, decisions: dict, executions: dict, lock: dict | None,
     if name == "image":
         return step("create the new function (5.2)", "create_function.yml")
     if name == "function":
-        if not _go(decisions, "parallel"):
-            return step("decide DP1 (Go for the parallel run)", "gate.yml", "-e decision=parallel")
-        return step("start the parallel run in shadow mode (5.3)", "start_parallel.yml")
+        return step("set up monitoring (5.4, monitoring.yml) if not done, then start the parallel run in shadow "
+                    "mode (5.3; it checks the Decision Point 1 checklist first)", "start_parallel.yml")
     if name == "parallel":
+        if "parallel" not in (decisions or {}):
+            return step("record Decision Point 1 in the ledger (Go for the parallel run, with its evidence)",
+                        "gate.yml", "-e decision=parallel")
         if compared < required:
             return step(f"keep comparing: {compared} of {required} executions compared, day {day} of "
                         f"{PARALLEL_DAYS} (compare.yml every 20 minutes, AWX schedule)", "compare.yml")

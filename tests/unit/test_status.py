@@ -34,20 +34,22 @@ ROLLBACK = CUTOVER + [ev("rollback.yml", "2026-12-07T09:00:00Z", live="old", swi
     (CUTOVER, datetime(2026, 12, 7, 5, tzinfo=timezone.utc), "cutover", None),
     (CUTOVER + [ev("post_cutover.yml", "2026-12-09T05:00:00Z")], datetime(2026, 12, 9, 6, tzinfo=timezone.utc),
      "post_cutover", 3),
+    (CUTOVER + [ev("post_cutover.yml", "2026-12-09T05:00:00Z"), ev("cutover.yml", "2026-12-09T07:00:00Z", live="new")],
+     datetime(2026, 12, 9, 8, tzinfo=timezone.utc), "post_cutover", 3),  # a rerun of cutover.yml once live
     (ROLLBACK, NOW, "rolled_back", None),
     (ROLLBACK + [ev("start_parallel.yml", "2026-12-08T10:00:00Z")], datetime(2026, 12, 8, 11, tzinfo=timezone.utc),
      "parallel", 1),
     (CUTOVER + [ev("post_cutover.yml", "2026-12-14T05:00:00Z"), ev("decommission.yml", "2026-12-21T05:00:00Z")],
      NOW, "decommissioned", None),
 ], ids=["nothing", "bootstrap", "image", "function", "parallel-day-4", "start-failed", "cutover-undone",
-        "cutover", "post-day-3", "rolled-back", "parallel-again", "decommissioned"])
+        "cutover", "post-day-3", "cutover-rerun", "rolled-back", "parallel-again", "decommissioned"])
 def test_the_phase_follows_the_ledgers_successful_runs(events, now, phase, day):
     found = status.phase_of(list(reversed(events)), now)  # the ledger returns newest first
     assert (found["name"], found["day"]) == (phase, day)
 
 
 def test_cutover_and_rollback_are_the_moments_of_the_charts():
-    found = status.phase_of(ROLLBACK, NOW)
+    found = status.phase_of(ROLLBACK + [ev("cutover.yml", "2026-12-07T05:00:00Z", live="new")], NOW)
     assert found["moments"] == [{"kind": "cutover", "at": "2026-12-07T04:05:00Z", "label": "cutover (new live)"},
                                 {"kind": "rollback", "at": "2026-12-07T09:04:00Z", "label": "rollback scenario 2"}]
     assert found["scenario"] == 2
@@ -58,13 +60,14 @@ GO = {"outcome": "go", "recorded_at": "2026-12-03T10:00:00Z", "expired": False}
 
 @pytest.mark.parametrize("events, decisions, compared, lock, text, command", [
     ([], {}, 0, None, "push the image", "playbooks/deploy_image.yml -e change_ticket=CHG1"),
-    (PARALLEL[:3], {}, 0, None, "decide DP1", "playbooks/gate.yml -e decision=parallel -e change_ticket=CHG1"),
-    (PARALLEL[:3], {"parallel": GO}, 0, None, "start the parallel run", "playbooks/start_parallel.yml"),
+    (PARALLEL[:3], {}, 0, None, "start the parallel run", "playbooks/start_parallel.yml"),
+    (PARALLEL, {}, 0, None, "record Decision Point 1", "playbooks/gate.yml -e decision=parallel -e change_ticket=CHG1"),
     (PARALLEL, {"parallel": GO}, 150, None, "keep comparing: 150 of 504 executions compared, day 4 of 7",
      "playbooks/compare.yml"),
     (PARALLEL, {"parallel": GO}, 504, None, "decide DP2", "playbooks/gate.yml -e decision=cutover"),
-    (PARALLEL, {"cutover": dict(GO, expired=True)}, 504, None, "decide DP2", "gate.yml -e decision=cutover"),
-    (PARALLEL, {"cutover": GO}, 504, None, "cut over", "playbooks/cutover.yml"),
+    (PARALLEL, {"parallel": GO, "cutover": dict(GO, expired=True)}, 504, None, "decide DP2",
+     "gate.yml -e decision=cutover"),
+    (PARALLEL, {"parallel": GO, "cutover": GO}, 504, None, "cut over", "playbooks/cutover.yml"),
     (CUTOVER, {}, 504, None, "post-cutover checks, day 1 of 7", "playbooks/post_cutover.yml"),
     (ROLLBACK, {}, 504, None, "rolled back (scenario 2)", "playbooks/start_parallel.yml"),
     (PARALLEL, {}, 0, {"owner": "bob@ops2", "playbook": "compare.yml", "expires_at": "2026-12-03T12:20:00Z"},
