@@ -245,15 +245,7 @@ def main():
     retry = retry_decorator()
     cloudwatch = module.client("cloudwatch", retry_decorator=retry)
     s3 = module.client("s3", retry_decorator=retry)
-    def status():
-        try:
-            return run(module, cloudwatch, s3)
-        except StateError as exc:  # a missing bucket, or a page another controller wrote meanwhile
-            raise InputError(str(exc)) from None
-        except status_page.StatusError as exc:
-            raise InputError(f"the status facts are not what the page expects: {exc}") from None
-
-    finish(module, status, "reading the migration's status failed")
+    finish(module, lambda: status(module, cloudwatch, s3), "reading the migration's status failed")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from . import status_page
+
 SLOT_SECONDS = 20 * 60
 SLOTS_PER_DAY = 86400 // SLOT_SECONDS
 PARALLEL_DAYS = 7
@@ -36,16 +38,13 @@ _PHONE = re.compile(r"\b(01[016789])-?([0-9]{3,4})-?([0-9]{4})\b")
 
 
 def _time(value) -> datetime | None:
+    """The moment of an ISO value (UTC when it names no zone); None when absent or not a time."""
     if not value:
         return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        return status_page._time(value, "time")  # pylint: disable=protected-access
+    except status_page.StatusError:
+        return None
 
 
 def iso(moment: datetime) -> str:
