@@ -61,7 +61,10 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     assert not (directory.parent / "reports").exists()
     if playbook == "status.yml":  # the page in the job's project copy; the job's artifacts say the phase
         assert (directory / "project" / "reports" / "test" / "status.html").read_text().startswith("<!DOCTYPE html>")
-        assert custom_stats(runner)["status_phase"] in ("not_started", "parallel")
+        stats = custom_stats(runner)
+        assert stats["status_phase"] == "not_started"  # bootstrapped, no playbook has run yet
+        assert stats["status_next_step"]["command"] == \
+            f"ansible-playbook -i inventories/test playbooks/deploy_image.yml -e change_ticket={TICKET}"
 
 
 def slots_run(world, count):  # noqa: F811
