@@ -25,8 +25,9 @@ description:
   - C(<reports>) is C($CUTOVER_REPORTS_DIR), else C(reports/) of the project the playbook belongs to.
   - When the run's preflight has seen the state bucket (C(bootstrap.yml) has run), the record (JSON and
     Markdown) is also put into it under C(change-records/<account>/<region>/<environment>/<ticket or date>/),
-    with a conditional write (a new object per run, never an overwrite). A C(--check) run keeps its
-    planned change local only (check mode writes nothing to AWS). A failed upload is a warning.
+    with a conditional write (a new object per run, never an overwrite), when the run changed something.
+    A run that changed nothing (a C(--check) run's planned change, a refusal, a rerun with changed=0)
+    keeps its record local only, so that it makes no AWS write. A failed upload is a warning.
   - Secrets are blanked by C(module_utils/cutover/change_record.py); a record in which a credential
     pattern is still visible is not written (a warning says so). The record never fails the run.
   - Enabled in C(ansible.cfg) with C(callbacks_enabled = change_record) and C(callback_plugins).
@@ -201,7 +202,7 @@ class CallbackModule(CallbackBase):
     def _upload(self, record: dict, texts: dict) -> None:
         """The record into the state bucket; never fails the run, never shows a credential."""
         bucket = self._run.get("state_bucket")
-        if not bucket or record["check_mode"]:
+        if not bucket or record["record"] != cr.CHANGE:  # --check, refusals and reruns: no AWS write
             return
         try:
             urls = upload(record, texts, self._aws(), bucket, self._run.get("region", ""))

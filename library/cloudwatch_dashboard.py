@@ -13,7 +13,7 @@ description:
   - Check mode tells whether it would write; diff shows the body before and after.
   - O(state=absent) deletes the dashboard.
 author:
-  - cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 options:
   name:
     description: Dashboard name (letters, digits, C(-), C(_); at most 255 characters).

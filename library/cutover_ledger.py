@@ -121,7 +121,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - naver-sms cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 """
 
 EXAMPLES = r"""
@@ -464,8 +464,8 @@ def state_object(params, check_mode, store):
 def run(params, check_mode, client, now=None, s3=None, region=None):
     now = time.time() if now is None else now
     if params["action"] in ("get_state", "put_state"):
-        return dict(state_object(params, check_mode, StateStore(s3, params["bucket"] or "", params["account_id"] or "",
-                                                                 region)), table=params["table"])
+        store = StateStore(s3, params["bucket"] or "", params["account_id"] or "", region)
+        return dict(state_object(params, check_mode, store), table=params["table"])
     if params["action"] == "ensure_bucket":
         if not (params.get("bucket") and params.get("account_id")):
             raise InputError("action=ensure_bucket needs bucket and account_id")

@@ -95,7 +95,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Cutover maintainers (!UNKNOWN)
+  - naver-sms cutover team (@naver-sms-ops)
 """
 
 EXAMPLES = r"""

@@ -16,7 +16,7 @@ description:
   - Compares the alarm as described with the one it would write - a rerun makes no write call. Check mode
     and diff.
 author:
-  - cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 options:
   name:
     description: Alarm name.

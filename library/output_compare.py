@@ -16,7 +16,7 @@ description:
     C(field_differs), C(text_differs) with the first differing character, C(count_differs)).
   - Publishes the comparison metrics to O(namespace) with the slot as timestamp, B(then) writes one
     evidence object per slot to the state bucket, C(comparison/<account>/<region>/evidence/<YYYY-MM-DDTHH-MMZ>.json)
-    (summary and capped mismatches): a failed publish leaves the evidence unwritten, so the next run
+    (summary and capped mismatches) - a failed publish leaves the evidence unwritten, so the next run
     publishes again. A slot whose evidence object already holds the same result is not published
     again, so a rerun makes no AWS write.
   - Records are tied to the slot that last changed them through a snapshot of each table kept in the
@@ -174,6 +174,18 @@ evidence:
   description: Capped list of mismatches (kind, unit, key, field, old, new; for text index, code points, snippets).
   returned: always
   type: list
+evidence_truncated:
+  description: Mismatches left out of RV(evidence) by the cap (0 when the evidence is complete).
+  returned: always
+  type: int
+late:
+  description: Differences settled by the other side within RV(settle_slots) slots (late, not discrepancies).
+  returned: always
+  type: list
+settle_slots:
+  description: Slots a difference may take to settle before it counts as a discrepancy (O(settle_slots)).
+  returned: always
+  type: int
 timings:
   description: Seconds spent scanning, tagging records, reading logs, comparing, writing and publishing.
   returned: always

@@ -32,7 +32,7 @@ options:
     choices: [ENABLED, DISABLED]
   mode:
     description:
-      - Input passed to the target, C({"mode": "<mode>"}).
+      - 'Input passed to the target, C({"mode": "<mode>"}).'
       - Omitted - the target's input is kept as it is (a new target gets no input). The legacy rule's target is
         production's and keeps whatever input it has.
     type: str
@@ -64,7 +64,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Cutover maintainers (!UNKNOWN)
+  - naver-sms cutover team (@naver-sms-ops)
 """
 
 EXAMPLES = r"""
@@ -111,6 +111,11 @@ target_arn:
 
 import json
 import re
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

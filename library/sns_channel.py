@@ -18,7 +18,7 @@ description:
   - Endpoints (Slack and Telegram relay URLs) are secrets - O(subscriptions[].endpoint) is C(no_log); results
     show only protocols and counts.
 author:
-  - cutover team
+  - naver-sms cutover team (@naver-sms-ops)
 options:
   name:
     description: Topic name.
@@ -129,13 +129,13 @@ def ensure_channel(module, sns, sts):
     elif arn is None:
         identity = sts.get_caller_identity(aws_retry=True)
         arn = f"arn:aws:sns:{module.region}:{identity['Account']}:{params['name']}"
-    result = {"changed": changed, "topic_arn": arn, "subscribed": [p for p, _ in add],
+    result = {"changed": changed, "topic_arn": arn, "subscribed": [protocol for protocol, _endpoint in add],
               "unsubscribed": [s["Protocol"] for s in remove], "subscriptions": len(have_keys | want) - len(remove)
               if changed else len(have_keys)}
     if module._diff:
         result["diff"] = {"before": {"topic": bool(find_topic(sns, params["name"])) or not changed,
-                                     "protocols": sorted(p for p, _ in have_keys)},
-                          "after": {"topic": True, "protocols": sorted(p for p, _ in want)}}
+                                     "protocols": sorted(protocol for protocol, _endpoint in have_keys)},
+                          "after": {"topic": True, "protocols": sorted(protocol for protocol, _endpoint in want)}}
     return result
 
 

@@ -43,8 +43,8 @@ def expression_ids(expression: str) -> List[str]:
         if isinstance(node, ast.Name):
             names.append(node.id)
     for node in ast.walk(tree):
-        if not isinstance(node, (ast.Name, ast.Expression, ast.BinOp, ast.Constant, ast.Load, ast.UnaryOp, ast.USub)
-                            + tuple(_OPS)):
+        allowed = (ast.Name, ast.Expression, ast.BinOp, ast.Constant, ast.Load, ast.UnaryOp, ast.USub) + tuple(_OPS)
+        if not isinstance(node, allowed):
             raise ValueError(f"unsupported metric math in {expression!r}: only + - * / of ids and numbers")
     return sorted(set(names), key=names.index)
 

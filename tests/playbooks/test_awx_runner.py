@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rehearsal.comparison import grace
-from tests.conftest import bootstrap_state
 from tests.awx_runner import awx_process_env, custom_stats, failure_messages, private_data_dir, run_job, task_results
 from tests.rehearsal.conftest import DAY, bucket_baseline, world  # noqa: F401  (fixture)
 
@@ -28,10 +27,10 @@ JOBS = [
 
 
 @pytest.fixture
-def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
-    """A fresh private data dir; the emulator reached as a credential of the job would inject it."""
+def job_dir(tmp_path, world, bootstrapped, monkeypatch):  # noqa: F811
+    """A fresh private data dir; the emulator (bootstrapped: ledger table, state bucket) reached as a
+    credential of the job would inject it."""
     url = world.cfg.url
-    bootstrap_state(url)  # the migration's ledger table and state bucket (playbooks/bootstrap.yml)
     awx_process_env(monkeypatch)
     return private_data_dir(tmp_path), {"CUTOVER_EMULATOR_URL": url}
 
@@ -40,8 +39,8 @@ def job_dir(tmp_path, world, monkeypatch):  # noqa: F811
 def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
     directory, credentials = job_dir
     assert not (directory / "project" / "reports").exists()
-    if playbook == "compare.yml":  # start_parallel.yml took the comparison's baseline a slot ago
-        bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc) - SLOT)
+    if playbook == "compare.yml":  # start_parallel.yml's baseline, in the state bucket
+        bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc))
     # AWX's imported inventory: nothing of the project next to it (preflight reads the pin from the project)
     assert not (directory / "inventory" / "group_vars").exists()
     runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
@@ -68,15 +67,17 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
 
 
 def slots_run(world, count):  # noqa: F811
+    """count slots; the comparison's baseline (start_parallel.yml's, in the state bucket) after the first."""
     start = DAY + timedelta(hours=1)  # 10:00 KST: bookings arrive, guides are due
     world.new_rule("shadow")
-    world.scheduler.run(count, start=start)
+    world.scheduler.run(1, start=start)
+    bucket_baseline(world.cfg.url, start + grace())
+    world.scheduler.run(count - 1)
     return start
 
 
 def test_compare_reports_each_slot_through_the_job_events(job_dir, world):  # noqa: F811
     directory, credentials = job_dir
-    bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], DAY + timedelta(hours=1) - SLOT + grace())
     start = slots_run(world, 4)
     as_of = start + 4 * SLOT + grace()
     runner = run_job(directory, "compare.yml", credentials=credentials,

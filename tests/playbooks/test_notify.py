@@ -11,7 +11,7 @@ ANNOUNCE = {"notify_event": "cutover_start", "notify_what": "naverplace_send_inf
             "notify_baseline": "504 executions compared, 100 % match, 0 errors", "notify_when": "2026-12-03T02:10:00Z"}
 
 
-def test_a_phase_announcement_reaches_slack_and_telegram_and_prints_no_secret(notify, emulator):
+def test_a_phase_announcement_reaches_slack_and_telegram_and_prints_no_secret(notify, emulator, bootstrapped):
     world.seed(emulator)
     run = run_playbook("notify.yml", extra_vars=ANNOUNCE, env={"ANSIBLE_VERBOSITY": "3"})
     assert run.rc == 0, run.messages()
@@ -35,14 +35,14 @@ def test_a_phase_announcement_reaches_slack_and_telegram_and_prints_no_secret(no
             assert value not in run.stdout + run.stderr, f"a value of {names[key]} was printed"
 
 
-def test_check_mode_announces_nothing(notify, emulator):
+def test_check_mode_announces_nothing(notify, emulator, bootstrapped):
     world.seed(emulator)
     run = run_playbook("notify.yml", extra_vars=ANNOUNCE, check=True)
     assert run.rc == 0, run.messages()
     assert notify() == []
 
 
-def test_an_unknown_event_is_refused(notify, emulator):
+def test_an_unknown_event_is_refused(notify, emulator, bootstrapped):
     run = run_playbook("notify.yml", extra_vars=dict(ANNOUNCE, notify_event="cutover_maybe"))
     assert run.rc != 0
     assert "cutover_maybe" in run.messages() + run.stdout

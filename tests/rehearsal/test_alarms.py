@@ -17,7 +17,7 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_a_crashing_live_run_pages_slack_and_telegram_within_5_minutes(notify, world, aws):
+def test_a_crashing_live_run_pages_slack_and_telegram_within_5_minutes(notify, world, bootstrapped, aws):
     setup = run_playbook("monitoring.yml")
     assert setup.rc == 0, setup.messages()
     world.new_rule(mode="live")

@@ -10,6 +10,7 @@ import pytest
 from rehearsal import emulator as emu
 from rehearsal.image_archive import build_archive
 from rehearsal.proxy import TRANSIENT, run_playbook
+from tests.conftest import bootstrap_state, migration_writes
 
 FUNCTION = "naverplace_send_inform_v2"
 RULE = "naver-sms-automation-v2-trigger"
@@ -62,11 +63,12 @@ def converge(proxy, env) -> list:
     return runs
 
 
-def test_transient_faults_change_nothing_in_the_end_state(emulator, proxy, aws, archive, tmp_path):
+def test_transient_faults_change_nothing_in_the_end_state(bootstrapped, emulator, proxy, aws, archive, tmp_path):
     converge(proxy, _env(tmp_path, archive, "clean"))
     reference = end_state(aws)
 
     emu.reset(emulator)
+    bootstrap_state(emulator)
     proxy.set_faults(rate=0.2, kinds=list(TRANSIENT), seed=13, max_faults=500)
     runs = converge(proxy, _env(tmp_path, archive, "faulty"))
     faults = [c for run in runs for c in run.faults]
@@ -77,7 +79,7 @@ def test_transient_faults_change_nothing_in_the_end_state(emulator, proxy, aws, 
 
     proxy.set_faults()  # no fault: the faulty run left nothing to do
     for run in converge(proxy, _env(tmp_path, archive, "faulty")):
-        assert run.recap()["changed"] == 0 and run.mutating == [], run.stdout[-3000:]
+        assert run.recap()["changed"] == 0 and migration_writes(run.mutating) == [], run.stdout[-3000:]
 
 
 FN = r"/2015-03-31/functions/[^/]+"
@@ -107,7 +109,7 @@ def _unused(proxy) -> list:
     return [(s.match, s.kind, s.count) for s in proxy.state.scripts if s.count]
 
 
-def test_lambda_not_ready_every_step_waits_and_succeeds(proxy, aws, archive, tmp_path):
+def test_lambda_not_ready_every_step_waits_and_succeeds(bootstrapped, proxy, aws, archive, tmp_path):
     """Pending / InProgress and ResourceConflictException during creation, update, publish and alias moves."""
     env = _env(tmp_path, archive, "reports")
     assert run_playbook(proxy, "deploy_image.yml", env=env).rc == 0
