@@ -23,6 +23,11 @@ description:
   - At the end of the run writes C(<reports>/<environment>/<ticket or date>/<start>-<playbook>.json)
     and C(.md) (a C(--check) run writes a "planned change" record, suffix C(-check)).
   - C(<reports>) is C($CUTOVER_REPORTS_DIR), else C(reports/) of the project the playbook belongs to.
+  - When the run's preflight has seen the state bucket (C(bootstrap.yml) has run), the record (JSON and
+    Markdown) is also put into it under C(change-records/<account>/<region>/<environment>/<ticket or date>/),
+    with a conditional write (a new object per run, never an overwrite), when the run changed something.
+    A run that changed nothing (a C(--check) run's planned change, a refusal, a rerun with changed=0)
+    keeps its record local only, so that it makes no AWS write. A failed upload is a warning.
   - Secrets are blanked by C(module_utils/cutover/change_record.py); a record in which a credential
     pattern is still visible is not written (a warning says so). The record never fails the run.
   - Enabled in C(ansible.cfg) with C(callbacks_enabled = change_record) and C(callback_plugins).
@@ -35,27 +40,44 @@ requirements:
 _CORE = Path(__file__).resolve().parent.parent / "module_utils" / "cutover" / "change_record.py"
 
 
-def _load_core():
-    spec = importlib.util.spec_from_file_location("cutover_change_record", _CORE)
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-cr = _load_core()
+cr = _load("cutover_change_record", _CORE)
 
 # Result keys kept for decisions, figures and ledger ids (the rest of a result is not recorded).
-_KEPT = set(cr.FIGURE_KEYS) | set(cr.LEDGER_KEYS) | {"decision", "point", "decision_point", "reasons", "evidence",
-                                                        "expires"}
+_KEPT = set(cr.FIGURE_KEYS) | set(cr.LEDGER_KEYS) | set(cr.DECISION_KEYS)
 
 
-def upload(record: dict, paths: list[Path]) -> None:
-    """Put the record into the migration's state bucket under ``change_record.object_key(record)``.
+def upload(record: dict, texts: dict, aws: dict, bucket: str, region: str) -> list[str]:
+    """Put the record's texts (suffix -> text) into the state bucket; returns their s3:// URLs.
 
-    Not wired yet: the state bucket and its conditional writes come with the ledger
-    (``cutover_state_bucket``). Until then the local copy under reports/ is the record.
+    ``aws`` is the inventory's ``cutover_aws`` (region, endpoint_url, access_key, secret_key), the
+    same connection every module of the run used. Conditional put (``IfNoneMatch=*``): a record is
+    written once and never replaces another.
     """
-    return None
+    import boto3  # only when there is a bucket to write to
+    from botocore.config import Config
+
+    store_module = _load("cutover_state_store", _CORE.parent / "state_store.py")
+    session = boto3.session.Session(aws_access_key_id=aws.get("access_key") or None,
+                                    aws_secret_access_key=aws.get("secret_key") or None,
+                                    aws_session_token=aws.get("session_token") or None,
+                                    profile_name=aws.get("profile") or None)
+    s3 = session.client("s3", region_name=region, endpoint_url=aws.get("endpoint_url") or None,
+                        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
+                                      read_timeout=15))
+    store = store_module.StateStore(s3, bucket, record["account_id"], region, retry=False)
+    urls = []
+    for suffix, text in texts.items():
+        key = cr.object_key(record, region, suffix)
+        store.put(key, text, None, "application/json" if suffix == ".json" else "text/markdown; charset=utf-8")
+        urls.append(store.url(key))
+    return urls
 
 
 def _now() -> str:
@@ -71,6 +93,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._playbook = None
+        self._play = None
         self._run = {"changes": [], "failures": [], "results": [], "started": _now()}
 
     # ---- gathering --------------------------------------------------------------------------
@@ -80,6 +103,7 @@ class CallbackModule(CallbackBase):
         self._run["started"] = _now()
 
     def v2_playbook_on_play_start(self, play):
+        self._play = play
         if "operator" in self._run:
             return
         extra = dict(play.get_variable_manager().extra_vars or {})
@@ -116,7 +140,8 @@ class CallbackModule(CallbackBase):
         facts = (res.get("ansible_facts") or {}).get("preflight_result")
         if isinstance(facts, dict):
             self._run.update(environment=facts.get("environment", ""), account_id=facts.get("account_id", ""),
-                             caller_arn=facts.get("caller_arn", ""))
+                             caller_arn=facts.get("caller_arn", ""), region=facts.get("region", ""),
+                             state_bucket=facts.get("state_bucket", ""))
             self._run["ticket"] = facts.get("change_ticket") or self._run.get("ticket", "")
         name = task.get_name()
         if item:
@@ -171,8 +196,32 @@ class CallbackModule(CallbackBase):
         paths = [directory / f"{stem}.json", directory / f"{stem}.md"]
         paths[0].write_text(text, encoding="utf-8")
         paths[1].write_text(markdown, encoding="utf-8")
-        upload(record, paths)
+        self._upload(record, {".json": text, ".md": markdown})
         return paths
+
+    def _upload(self, record: dict, texts: dict) -> None:
+        """The record into the state bucket; never fails the run, never shows a credential."""
+        bucket = self._run.get("state_bucket")
+        if not bucket or record["record"] != cr.CHANGE:  # --check, refusals and reruns: no AWS write
+            return
+        try:
+            urls = upload(record, texts, self._aws(), bucket, self._run.get("region", ""))
+        except Exception as error:  # the record must never fail the run it describes
+            reason = cr.scrub_text(f"{type(error).__name__}: {error}")
+            self._display.warning(f"change record not stored in the state bucket {bucket} ({reason}); the local copy "
+                                  "under reports/ is the record of this run: attach it to the ticket")
+            return
+        self._display.display(f"change record: {urls[0]}", stderr=True)
+
+    def _aws(self) -> dict:
+        """The inventory's cutover_aws, templated for localhost (the connection the modules used)."""
+        from ansible.template import Templar
+
+        manager = self._play.get_variable_manager()
+        host = manager._inventory.get_host("localhost")
+        variables = manager.get_vars(play=self._play, host=host)
+        settings = Templar(loader=self._play._loader, variables=variables).template(variables.get("cutover_aws", {}))
+        return {key: value for key, value in dict(settings or {}).items() if isinstance(value, str) and value}
 
     def _project(self) -> Path:
         if self._playbook is None:

@@ -11,8 +11,11 @@ test process are removed first (``awx_process_env``).
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.ansible_runner import BIN, PROJECT_DIR
@@ -31,6 +34,23 @@ def private_data_dir(root: Path) -> Path:
         (directory / sub).mkdir(parents=True)
     shutil.copytree(PROJECT_DIR, directory / "project", symlinks=True, ignore=NOT_IN_CHECKOUT)
     return directory
+
+
+def imported_inventory(directory: Path, inventory: str) -> Path:
+    """The inventory as AWX hands it to a job: imported from the project's source (``ansible-inventory
+    --list``, variables as written, templates unrendered) into the private data dir as an executable
+    ``inventory/hosts`` script. ``inventory_dir`` is then ``<private data dir>/inventory``: no
+    group_vars next to it, no project above it."""
+    source = directory / "project" / "inventories" / inventory
+    listed = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(source), "--list"], check=True,
+                            capture_output=True, text=True, timeout=120, cwd=directory / "project",
+                            env=dict(os.environ, ANSIBLE_CONFIG=str(directory / "project" / "ansible.cfg")))
+    data = json.loads(listed.stdout)
+    script = directory / "inventory" / "hosts"
+    script.write_text(f"#!{sys.executable}\nimport json, sys\nDATA = {json.dumps(data)!r}\n"
+                      "print(json.dumps({}) if '--host' in sys.argv else DATA)\n")
+    script.chmod(0o700)
+    return script
 
 
 def awx_env(directory: Path, credentials: dict | None = None) -> dict:
@@ -71,13 +91,17 @@ def awx_process_env(monkeypatch) -> None:
 
 def run_job(directory: Path, playbook: str, inventory: str = "test", extravars: dict | None = None,
             credentials: dict | None = None, check: bool = False, diff: bool = True, timeout: int = 600):
-    """One job: ``playbooks/<playbook>`` on ``inventories/<inventory>`` of the copied project."""
+    """One job: ``playbooks/<playbook>`` on ``inventories/<inventory>`` of the copied project, imported
+    into the private data dir as AWX does (``imported_inventory``)."""
     import ansible_runner
 
+    hosts = directory / "inventory" / "hosts"
+    if not hosts.exists():
+        imported_inventory(directory, inventory)
     cmdline = " ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on)
     return ansible_runner.run(
         private_data_dir=str(directory), project_dir=str(directory / "project"),
-        playbook=f"playbooks/{playbook}", inventory=str(directory / "project" / "inventories" / inventory),
+        playbook=f"playbooks/{playbook}", inventory=str(hosts),
         extravars=dict(extravars or {}, awx_job_id=JOB_ID, awx_job_template_name=f"naver-sms {playbook}",
                        awx_user_name="awx-operator"),
         envvars=awx_env(directory, credentials), cmdline=cmdline or None, quiet=True, timeout=timeout,

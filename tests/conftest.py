@@ -117,6 +117,8 @@ def bootstrapped(emulator):
 
 def migration_writes(calls: list[dict]) -> list[str]:
     """Mutating calls other than the ledger's own bookkeeping (lock, unlock, one event per run: DynamoDB
-    PutItem/DeleteItem; no migration playbook writes single items)."""
+    PutItem/DeleteItem; no migration playbook writes single items) and the run's change record (S3 PUT
+    under change-records/, callback_plugins/change_record.py)."""
     return [c["operation"] for c in calls
-            if c["mutating"] and not (c["service"] == "dynamodb" and c["operation"] in ("PutItem", "DeleteItem"))]
+            if c["mutating"] and not (c["service"] == "dynamodb" and c["operation"] in ("PutItem", "DeleteItem"))
+            and not (c["service"] == "s3" and c["operation"].startswith(f"PUT /{STATE_BUCKET}/change-records/"))]

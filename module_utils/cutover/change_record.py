@@ -65,7 +65,10 @@ PHONE = re.compile(r"\b(01[016789])-?([0-9]{3,4})-?([0-9]{4})\b")
 FIGURE_KEYS = ("image_digest", "digest", "image_uri", "image_size_bytes", "size_bytes", "gap_seconds", "gap_s",
                "rollback_seconds", "rollback_sla_seconds", "sla_seconds", "duration_seconds", "function_version",
                "version", "backup_arn", "match_percentage", "executions_compared", "discrepancies")
-LEDGER_KEYS = ("ledger_id", "ledger_ids", "event_id", "ledger_event_id", "decision_id", "lock_id")
+LEDGER_KEYS = ("ledger_id", "ledger_ids", "event_id", "ledger_event_id", "decision_id", "lock_id", "run_id")
+# Result keys of a decision (cutover_gate: decision = the point, outcome = go | no_go).
+DECISION_KEYS = ("decision", "outcome", "point", "decision_point", "reasons", "evidence", "criteria", "expires",
+                 "expires_at")
 RESOURCE_KEYS = ("resource", "function_name", "name", "rule", "rule_name", "table", "table_name", "target_table",
                  "repository", "repository_name", "bucket", "alarm_name", "topic", "dashboard_name", "role_name",
                  "policy_name", "log_group_name", "alias")
@@ -196,14 +199,23 @@ def _figures(run: dict) -> dict:
 
 
 def _decisions(run: dict) -> list[dict]:
+    """Every decision a task returned, with its evidence: ``{"task", "point", "decision", "evidence",
+    "expires"}`` and, from cutover_gate, ``outcome``, ``criteria`` and ``reasons`` beside the evidence."""
     out = []
     for row in run.get("results") or []:
         result = row.get("result") or {}
-        if "decision" in result:
-            out.append({"task": row.get("task"), "point": result.get("point") or result.get("decision_point"),
-                        "decision": result["decision"],
-                        "evidence": result.get("evidence") or result.get("reasons") or {},
-                        "expires": result.get("expires")})
+        if "decision" not in result:
+            continue
+        entry = {"task": row.get("task"), "point": result.get("point") or result.get("decision_point"),
+                 "decision": result["decision"], "evidence": result.get("evidence") or result.get("reasons") or {},
+                 "expires": result.get("expires") or result.get("expires_at")}
+        if result.get("outcome"):
+            entry["outcome"] = result["outcome"]
+        if result.get("criteria"):
+            entry["criteria"] = result["criteria"]
+        if result.get("evidence") and result.get("reasons"):
+            entry["reasons"] = result["reasons"]
+        out.append(entry)
     return out
 
 
@@ -260,7 +272,7 @@ def build(run: dict) -> dict:
                      for f in run.get("failures") or []],
         "decisions": _decisions(run),
         "figures": _figures(run),
-        "ledger_ids": _ledger_ids(run),
+        "ledger_ids": [] if run.get("check_mode") else _ledger_ids(run),  # --check: nothing was recorded
     }
     found: list = []
     record = scrub(record, "", found)
@@ -281,10 +293,12 @@ def file_stem(record: dict) -> str:
     return f"{stamp}-{name}{'-check' if record['check_mode'] else ''}"
 
 
-def object_key(record: dict) -> str:
-    """Where the record goes in the state bucket (the same layout as the local copy)."""
+def object_key(record: dict, region: str, suffix: str = ".json") -> str:
+    """Where the record goes in the state bucket: ``change-records/<account>/<region>/<environment>/
+    <ticket or date>/<stem><suffix>`` (``state_store.StateStore.key`` layout; one object per run)."""
     folder = record["ticket"] or (record["started"][:10] if record["started"] else "undated")
-    return f"change-records/{folder}/{file_stem(record)}.json"
+    return "/".join(("change-records", record["account_id"] or "unknown", region or "unknown",
+                     record["environment"] or "unknown", folder, file_stem(record) + suffix))
 
 
 def _cell(value) -> str:
@@ -333,11 +347,15 @@ def to_markdown(record: dict) -> str:
     if record["decisions"]:
         lines += ["", "### Decisions", ""]
         for decision in record["decisions"]:
-            lines.append(f"- **{decision.get('point') or decision.get('task')}: {decision['decision']}**"
+            point, outcome = decision.get("point") or decision.get("task"), decision["decision"]
+            if decision.get("outcome"):
+                point, outcome = decision.get("point") or decision["decision"], decision["outcome"]
+            lines.append(f"- **{point}: {outcome}**"
                          + (f" (expires {decision['expires']})" if decision.get("expires") else ""))
             evidence = decision.get("evidence")
             items = evidence.items() if isinstance(evidence, dict) else enumerate(evidence or [])
             lines += [f"  - {_cell(v) if isinstance(k, int) else f'{k}: {_cell(v)}'}" for k, v in items]
+            lines += [f"  - reason: {_cell(reason)}" for reason in decision.get("reasons") or []]
     if record["figures"]:
         lines += ["", "### Figures", "", "| figure | value |", "|---|---|"]
         lines += [f"| {name} | {_cell(_value(value))} |" for name, value in sorted(record["figures"].items())]

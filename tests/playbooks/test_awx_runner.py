@@ -1,7 +1,8 @@
 """The playbooks run unchanged under AWX's engine: ansible-runner, a fresh private data directory,
 AWX's environment, extra vars through the API; the job's events say what happened.
 
-To add a playbook (e.g. status.yml once it exists), add one line to JOBS.
+To add a playbook, add one line to JOBS. The inventory is imported into the job's private data dir as
+AWX does (tests/awx_runner.py ``imported_inventory``): nothing of the project next to it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ TICKET = "CHG0004242"
 JOBS = [
     ("preflight.yml", {}, "Publish what preflight established"),
     ("compare.yml", {}, "Compare both tables and both log groups"),
+    ("status.yml", {}, "Work out the phase, the figures and the next step"),
 ]
 
 
@@ -39,6 +41,8 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     assert not (directory / "project" / "reports").exists()
     if playbook == "compare.yml":  # start_parallel.yml's baseline, in the state bucket
         bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc))
+    # AWX's imported inventory: nothing of the project next to it (preflight reads the pin from the project)
+    assert not (directory / "inventory" / "group_vars").exists()
     runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
     assert (runner.status, runner.rc) == ("successful", 0), failure_messages(runner)
     assert runner.stats["failures"] == {} and "localhost" in runner.stats["ok"]
@@ -50,6 +54,16 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     record = json.loads(record.read_text())
     assert (record["job"], record["operator"]) == (f"AWX job 4242 (naver-sms {playbook})", "awx-operator")
     assert record["playbook"] == f"playbooks/{playbook}" and record["status"] == "ok"
+    assert record["inventory"].endswith("inventory/hosts")
+    # the reports dir is the project's, not a sibling of the imported inventory
+    assert (directory / "project" / "reports" / "test" / "preflight.jsonl").is_file()
+    assert not (directory.parent / "reports").exists()
+    if playbook == "status.yml":  # the page in the job's project copy; the job's artifacts say the phase
+        assert (directory / "project" / "reports" / "test" / "status.html").read_text().startswith("<!DOCTYPE html>")
+        stats = custom_stats(runner)
+        assert stats["status_phase"] == "not_started"  # bootstrapped, no playbook has run yet
+        assert stats["status_next_step"]["command"] == \
+            f"ansible-playbook -i inventories/test playbooks/deploy_image.yml -e change_ticket={TICKET}"
 
 
 def slots_run(world, count):  # noqa: F811

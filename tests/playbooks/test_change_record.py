@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rehearsal import world
 from tests.ansible_runner import run_playbook
+from tests.conftest import STATE_BUCKET
 
 SECRET = "Zq81xVv0pLr7Tt3e"
 
@@ -20,7 +21,13 @@ def probe(tmp_path, check=False):
                                     "probe_secret": SECRET})
 
 
-def test_a_run_records_who_what_when_and_before_after_and_no_secret(emulator, tmp_path):
+def bucket_records(aws) -> dict:
+    listed = aws("s3").list_objects_v2(Bucket=STATE_BUCKET, Prefix="change-records/").get("Contents", [])
+    return {item["Key"]: aws("s3").get_object(Bucket=STATE_BUCKET, Key=item["Key"])["Body"].read().decode()
+            for item in listed}
+
+
+def test_a_run_records_who_what_when_and_before_after_and_no_secret(bootstrapped, aws, tmp_path):
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "settings.txt").write_text("mode: shadow\nslot_minutes: 20\n")
     reports = tmp_path / "reports"
@@ -52,9 +59,14 @@ def test_a_run_records_who_what_when_and_before_after_and_no_secret(emulator, tm
     for text in (path.read_text(), markdown):
         assert SECRET not in text and "hunter22" not in text and "hooks.slack.com" not in text
         assert '"testing"' not in text  # the test inventory's dummy AWS keys
+    # the same record (JSON and Markdown) in the state bucket, keyed by environment / ticket / run
+    prefix = "change-records/123456789012/ap-northeast-2/test/CHG0000077/"
+    assert bucket_records(aws) == {prefix + path.name: path.read_text(),
+                                   prefix + path.with_suffix(".md").name: markdown}
+    assert f"change record: s3://{STATE_BUCKET}/{prefix}{path.name}" in run.stderr
 
 
-def test_a_check_run_writes_a_planned_change(emulator, tmp_path):
+def test_a_check_run_writes_a_planned_change(bootstrapped, aws, tmp_path):
     (tmp_path / "probe").mkdir()
     run = probe(tmp_path, check=True)
     assert run.rc == 0, run.messages()
@@ -66,6 +78,7 @@ def test_a_check_run_writes_a_planned_change(emulator, tmp_path):
                                                       "Write the probe's credentials file (never shown)"]
     assert "+mode: live" in record["changes"][0]["diff"]
     assert path.with_suffix(".md").read_text().startswith("## Planned change: ")
+    assert bucket_records(aws) == {}  # --check writes nothing to AWS: the planned change stays local
 
 
 def test_seeding_the_world_leaves_a_record_without_a_ticket_under_the_date(emulator, tmp_path):

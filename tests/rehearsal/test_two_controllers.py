@@ -79,5 +79,5 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
     assert status.rc == 0, status.messages()
     stats = status.result["global_custom_stats"]
     assert stats["status_compared_slots"] == [k.rsplit("/", 1)[1][:-5] for k in keys]
-    assert stats["status_phase"] == "comparing"
+    assert stats["status_phase"] == "parallel"
     assert stats["status_lock"] is None

@@ -154,4 +154,54 @@ def test_where_records_go():
     record = cr.build(run())
     assert cr.record_dir("/r/", record) == "/r/test/CHG0012345"
     assert cr.record_dir("/r", cr.build(run(ticket=""))) == "/r/test/2026-11-26"
-    assert cr.object_key(record) == "change-records/CHG0012345/20261126T040000Z-create_function.json"
+    assert cr.object_key(record, "ap-northeast-2") == \
+        "change-records/123456789012/ap-northeast-2/test/CHG0012345/20261126T040000Z-create_function.json"
+    assert cr.object_key(cr.build(run(ticket="", check_mode=True)), "ap-northeast-2", ".md") == \
+        "change-records/123456789012/ap-northeast-2/test/2026-11-26/20261126T040000Z-create_function-check.md"
+
+
+def test_a_gate_decision_keeps_its_outcome_criteria_evidence_and_the_run_id_of_the_ledger():
+    gate = {"decision": "cutover", "outcome": "no_go", "reasons": ["match 99.1 % < 100 %"],
+            "criteria": [{"name": "match", "ok": False}], "evidence": {"match_percentage": 99.1},
+            "expires_at": None}
+    facts = run(results=[{"task": "Decide", "module": "cutover_gate", "result": gate},
+                         {"task": "Take the lock", "module": "cutover_ledger", "result": {"run_id": "r-1"}}])
+    record = cr.build(facts)
+    assert record["decisions"] == [{"task": "Decide", "point": None, "decision": "cutover", "outcome": "no_go",
+                                    "evidence": {"match_percentage": 99.1}, "expires": None,
+                                    "criteria": [{"name": "match", "ok": False}],
+                                    "reasons": ["match 99.1 % < 100 %"]}]
+    assert record["ledger_ids"] == ["r-1"]
+    markdown = cr.to_markdown(record)
+    assert "- **cutover: no_go**\n  - match_percentage: 99.1\n  - reason: match 99.1 % < 100 %" in markdown
+    # --check took no lock: its run id is recorded nowhere, so the planned change names none
+    assert cr.build(dict(facts, check_mode=True))["ledger_ids"] == []
+
+
+def test_a_failed_upload_is_a_warning_without_the_credential_and_the_run_goes_on(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "callback_plugins" / "change_record.py"
+    spec = importlib.util.spec_from_file_location("change_record_callback", path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+
+    def refused(*args):
+        raise RuntimeError("AccessDenied for AKIAIOSFODNN7EXAMPLE at https://hooks.slack.com/services/T0/B0/x")
+
+    shown = []
+    monkeypatch.setattr(plugin, "upload", refused)
+    callback = plugin.CallbackModule()
+    callback._aws = lambda: {}
+    monkeypatch.setattr(callback._display, "warning", shown.append)
+    callback._run.update(state_bucket="naver-sms-cutover-state-123456789012", region="ap-northeast-2")
+    callback._upload(cr.build(run()), {".json": "{}"})  # returns: the run is not failed by its record
+    [warning] = shown
+    assert warning.startswith("change record not stored in the state bucket naver-sms-cutover-state-123456789012 "
+                              "(RuntimeError: AccessDenied for [REDACTED:aws_access_key_id]")
+    assert "AKIA" not in warning and "hooks.slack.com" not in warning and "attach it to the ticket" in warning
+    shown.clear()
+    for nothing_changed in (run(check_mode=True), run(changes=[])):  # --check, a refusal or a rerun: no AWS write
+        callback._upload(cr.build(nothing_changed), {".json": "{}"})
+    assert shown == []
