@@ -136,7 +136,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
-from ansible.module_utils.cutover.compare import JSON_FORMAT, LEGACY_TEXT_FORMAT, parse_log_event, slot_iso
+from ansible.module_utils.cutover.compare_formats import JSON_FORMAT, LEGACY_TEXT_FORMAT, parse_log_event
+from ansible.module_utils.cutover.schedule import slot as slot_iso
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 from ansible.module_utils.cutover.verify import (
     FAILED, OK, PENDING, VerifyInputError, describe, first_slot, judge, present_on, validate, window,

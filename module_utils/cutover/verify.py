@@ -58,7 +58,7 @@ def judge(slot_text: str, invocations: float, errors: float, messages: List[Tupl
     """The verdict for one slot: ``status`` (pending | ok | failed), the counts and the reasons.
 
     ``messages``: (timestamp ms, text) of the log group in the slot's window; ``observations``: the
-    parsed ``sms`` / ``telegram`` lines of that window (compare.parse_log_event), any slot.
+    parsed ``sms`` / ``telegram`` lines of that window (compare_formats.parse_log_event), any slot.
     """
     started, finished = runs(messages)
     ours = [o for o in observations if o.get("slot") == slot_text]

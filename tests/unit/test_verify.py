@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from module_utils.cutover.compare import parse_log_event
+from module_utils.cutover.compare_formats import parse_log_event
 from module_utils.cutover.schedule import parse
 from module_utils.cutover.verify import FAILED, OK, PENDING, VerifyInputError, first_slot, judge, present_on, validate
 
