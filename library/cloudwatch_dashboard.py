@@ -82,15 +82,10 @@ validation_messages:
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.monitoring import dashboard_body
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -163,13 +158,8 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("body", "cutover_names")],
                               required_if=[("state", "present", ("body", "cutover_names"), True)])
-    try:
-        result = ensure_dashboard(module, module.client("cloudwatch", retry_decorator=retry_decorator()))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"CloudWatch call failed for dashboard {module.params['name']}")
-    module.exit_json(**result)
+    finish(module, lambda: ensure_dashboard(module, module.client("cloudwatch", retry_decorator=retry_decorator())),
+           f"CloudWatch call failed for dashboard {module.params['name']}")
 
 
 if __name__ == "__main__":

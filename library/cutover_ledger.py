@@ -232,7 +232,6 @@ import time
 import uuid
 
 try:
-    import botocore
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 except ImportError:
     pass  # handled by AnsibleAWSModule
@@ -241,7 +240,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover.arn import bucket_account_problem
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.state_store import StateError, StateStore, ensure_bucket
 from ansible.module_utils.cutover.ledger import (
     LOCK_KEY,
@@ -551,17 +550,17 @@ def main():
     retry = retry_decorator()
     client = module.client("dynamodb", retry_decorator=retry)
     s3 = module.client("s3", retry_decorator=retry) if module.params["bucket"] else None
-    try:
-        result = run(module.params, module.check_mode, client, s3=s3, region=module.region)
-    except (InputError, LedgerError, StateError) as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"ledger table {module.params['table']}: DynamoDB call failed")
+    finish(module, lambda: shaped(module, run(module.params, module.check_mode, client, s3=s3, region=module.region)),
+           f"ledger table {module.params['table']}: DynamoDB call failed", refusals=(LedgerError, StateError))
+
+
+def shaped(module, result):
+    """The result as the module returns it: warnings shown, the diff only with --diff."""
     for warning in result.pop("warnings", []):
         module.warn(warning)
     if not module._diff:
         result.pop("diff", None)
-    module.exit_json(**result)
+    return result
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.reconcile import differences, key_of, plan
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -308,35 +308,33 @@ def main():
                                            ("action", "reconcile", ["target_table"]),
                                            ("action", "compare", ["target_table"])])
     params = module.params
-    try:
-        validate(params)
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
+    finish(module, lambda: apply(module, params), f"DynamoDB {params['action']} of table {params['table']} failed",
+           refusals=(WaitTimeout,))
+
+
+def apply(module, params):
+    """Validate everything, then do the action; the result carries the diff when --diff asks for it."""
+    validate(params)
     client = module.client("dynamodb", retry_decorator=RETRY)
-    try:
-        if params["action"] == "backup":
-            changed, result = ensure_backup(client, module.check_mode, params["table"], params["backup_name"],
-                                            params["wait_timeout"])
-            before, after = {"backup": None}, {"backup": params["backup_name"]}
-        elif params["action"] == "compare":
-            changed, result = compare_tables(client, params["table"], params["target_table"])
-            before = after = {}
-        elif params["action"] == "reconcile":
-            changed, result = ensure_reconciled(client, module.check_mode, params["table"], params["target_table"])
-            counts = {k: result["reconcile"][k] for k in ("created", "updated")}
-            before, after = {"table": params["target_table"], "created": 0, "updated": 0}, \
-                dict(counts, table=params["target_table"])
-        else:
-            changed, result = ensure_restored(client, module.check_mode, params["table"], params["backup_name"],
-                                              params["target_table"], params["wait_timeout"])
-            before, after = {"table": None}, {"table": params["target_table"], "from_backup": params["backup_name"]}
-    except (InputError, WaitTimeout) as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"DynamoDB {params['action']} of table {params['table']} failed")
+    if params["action"] == "backup":
+        changed, result = ensure_backup(client, module.check_mode, params["table"], params["backup_name"],
+                                        params["wait_timeout"])
+        before, after = {"backup": None}, {"backup": params["backup_name"]}
+    elif params["action"] == "compare":
+        changed, result = compare_tables(client, params["table"], params["target_table"])
+        before = after = {}
+    elif params["action"] == "reconcile":
+        changed, result = ensure_reconciled(client, module.check_mode, params["table"], params["target_table"])
+        counts = {k: result["reconcile"][k] for k in ("created", "updated")}
+        before, after = {"table": params["target_table"], "created": 0, "updated": 0}, \
+            dict(counts, table=params["target_table"])
+    else:
+        changed, result = ensure_restored(client, module.check_mode, params["table"], params["backup_name"],
+                                          params["target_table"], params["wait_timeout"])
+        before, after = {"table": None}, {"table": params["target_table"], "from_backup": params["backup_name"]}
     if module._diff:
         result["diff"] = {"before": before, "after": after} if changed else {"before": {}, "after": {}}
-    module.exit_json(changed=changed, **result)
+    return dict(result, changed=changed)
 
 
 if __name__ == "__main__":

@@ -105,14 +105,9 @@ changes:
   type: list
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.monitoring import alarm_as_written, math_alarm
 
 
@@ -161,13 +156,8 @@ def main():
         ok_actions=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = ensure_alarm(module, module.client("cloudwatch", retry_decorator=retry_decorator()))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"CloudWatch call failed for alarm {module.params['name']}")
-    module.exit_json(**result)
+    finish(module, lambda: ensure_alarm(module, module.client("cloudwatch", retry_decorator=retry_decorator())),
+           f"CloudWatch call failed for alarm {module.params['name']}")
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 
 from ansible.module_utils.cutover.arn import placement_problem
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 from ansible.module_utils.cutover.switch import (
     DISABLED, ENABLED, LOOKBACK, MARGIN_RANGE, MAX_WAIT_RANGE, POLL_RANGE, PairState, SwitchInputError, Writes,
@@ -440,13 +440,10 @@ def main():
         poll_interval=dict(type="float", default=15.0),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, module.client("events", retry_decorator=RETRY), module.client("logs", retry_decorator=RETRY))
-    except (InputError, NotQuiet, SwitchFailed) as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"reading the rules {module.params['old_rule']} / {module.params['new_rule']} failed")
-    module.exit_json(**result)
+    finish(module, lambda: run(module, module.client("events", retry_decorator=RETRY),
+                               module.client("logs", retry_decorator=RETRY)),
+           f"reading the rules {module.params['old_rule']} / {module.params['new_rule']} failed",
+           refusals=(NotQuiet, SwitchFailed))
 
 
 if __name__ == "__main__":

@@ -74,15 +74,10 @@ subscriptions:
   type: int
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible.module_utils.cutover.aws import InputError, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.monitoring import invalid_emails
 
 
@@ -150,14 +145,9 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     retry = retry_decorator()
-    try:
-        result = ensure_channel(module, module.client("sns", retry_decorator=retry),
-                                module.client("sts", retry_decorator=retry))
-    except InputError as exc:
-        module.fail_json(msg=str(exc))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=f"SNS call failed for topic {module.params['name']}")
-    module.exit_json(**result)
+    finish(module, lambda: ensure_channel(module, module.client("sns", retry_decorator=retry),
+                                          module.client("sts", retry_decorator=retry)),
+           f"SNS call failed for topic {module.params['name']}")
 
 
 if __name__ == "__main__":

@@ -74,11 +74,14 @@ def get_or_none(call, *, missing=NOT_FOUND, **kwargs):
         return None
 
 
-def finish(module, ensure, failed_call: str):
-    """Run ``ensure()`` and exit the module with its result; the one error path of every module."""
+def finish(module, ensure, failed_call: str, refusals=()):
+    """Run ``ensure()`` and exit the module with its result; the one error path of every module.
+
+    ``refusals`` are a module's own exception types whose message, like InputError's, says what is wrong and
+    what to do (they fail the module with that message alone)."""
     try:
         result = ensure()
-    except InputError as exc:
+    except (InputError,) + tuple(refusals) as exc:
         module.fail_json(msg=str(exc))
     except botocore.exceptions.WaiterError as exc:
         module.fail_json_aws(exc, msg=f"{failed_call}: gave up waiting")
