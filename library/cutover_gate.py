@@ -229,6 +229,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover import gate
+from ansible.module_utils.cutover.arn import function_digest
 from ansible.module_utils.cutover.aws import get_metric_data, metric_query, retry_decorator
 
 NOT_OFFERED = ("NotImplemented", "NotImplementedError", "InvalidAction", "UnknownOperationException", "500")
@@ -277,7 +278,7 @@ def read_function(lam, name, alias):
         return {"exists": False}, {"name": alias, "exists": False}
     config = found["Configuration"]
     function = {"exists": True, "state": config.get("State", "Active"), "package_type": config.get("PackageType"),
-                "digest": gate.function_digest(found.get("Code"), config), "timeout_s": config.get("Timeout"),
+                "digest": function_digest(found.get("Code"), config), "timeout_s": config.get("Timeout"),
                 "arn": config.get("FunctionArn")}
     try:
         found_alias = lam.get_alias(FunctionName=name, Name=alias, aws_retry=True)
@@ -286,7 +287,7 @@ def read_function(lam, name, alias):
     version = found_alias.get("FunctionVersion")
     at_version = lam.get_function(FunctionName=name, Qualifier=version, aws_retry=True)
     return function, {"name": alias, "exists": True, "version": version,
-                      "digest": gate.function_digest(at_version.get("Code"), at_version.get("Configuration")),
+                      "digest": function_digest(at_version.get("Code"), at_version.get("Configuration")),
                       "deployed_at": (at_version.get("Configuration") or {}).get("LastModified")}
 
 

@@ -125,14 +125,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-from ansible.module_utils.cutover.arn import placement_problem
+from ansible.module_utils.cutover.arn import function_digest, placement_problem
 from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 
 IMAGE_RE = re.compile(
     r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?)/(?P<repository>[a-z0-9._/-]+?)"
     r"(?::(?P<tag>[A-Za-z0-9_.-]{1,300}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 LIMITS = {"memory": (128, 10240, "MB"), "timeout": (1, 900, "seconds"), "ephemeral_storage": (512, 10240, "MB")}
 MASK = "(set)"
 WAIT_PAUSE = 1  # seconds between waiter polls: updates of an image function take seconds
@@ -190,14 +189,6 @@ def resolve_role(module, iam, role, account):
                      "naver-sms-automation-lambda-role) or give an existing role")
 
 
-def digest_of(code, config):
-    match = DIGEST_RE.search((code or {}).get("ImageUri", ""))
-    if match:
-        return match.group(1)
-    sha = (config or {}).get("CodeSha256")
-    return f"sha256:{sha}" if sha else None
-
-
 def config_view(config):
     """The comparable configuration of a function (or a desired one), environment values included."""
     return {
@@ -239,7 +230,7 @@ def version_matches(client, name, version, digest, wanted_view):
     """True when a published version runs digest with the wanted configuration."""
     published = client.get_function(FunctionName=name, Qualifier=version, aws_retry=True)
     config = published["Configuration"]
-    return digest_of(published.get("Code"), config) == digest and same_config(config_view(config), wanted_view)
+    return function_digest(published.get("Code"), config) == digest and same_config(config_view(config), wanted_view)
 
 
 def ensure_function(module, client, ecr, iam):
@@ -261,7 +252,7 @@ def ensure_function(module, client, ecr, iam):
             raise InputError(f"function {name} exists as a {config.get('PackageType')} function; "
                              "it cannot become an image function: delete it or choose another name")
         have_view = config_view(config)
-        before = dict(have_view, digest=digest_of(current.get("Code"), config), tags=current.get("Tags") or {},
+        before = dict(have_view, digest=function_digest(current.get("Code"), config), tags=current.get("Tags") or {},
                       reserved_concurrency=(current.get("Concurrency") or {}).get("ReservedConcurrentExecutions"))
         if before["digest"] != digest or have_view["architecture"] != wanted_view["architecture"]:
             changes.append("code")

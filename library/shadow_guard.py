@@ -138,7 +138,7 @@ from datetime import datetime, timedelta, timezone
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible.module_utils.cutover import shadow
-from ansible.module_utils.cutover.gate import function_digest
+from ansible.module_utils.cutover.arn import function_digest
 from ansible.module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator
 
 

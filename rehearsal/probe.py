@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from module_utils.cutover.gate import function_digest
+from module_utils.cutover.arn import function_digest
 from module_utils.cutover.schedule import slot_start
 from rehearsal import handlers
 from rehearsal.bookings import BookingSource

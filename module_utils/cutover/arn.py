@@ -7,6 +7,7 @@ import re
 ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
                     r"(?P<account>\d{12})?:(?P<resource>.+)$")
 ACCOUNT_SUFFIX_RE = re.compile(r"-(\d{12})$")
+DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 
 
 def arn_parts(arn: str) -> dict | None:
@@ -40,3 +41,13 @@ def bucket_account_problem(bucket: str, account_id: str) -> str | None:
         return (f"bucket {bucket} is named after account {match.group(1)} but account_id is {account_id}: "
                 f"use the bucket of account {account_id} (cutover_state_bucket in the inventory)")
     return None
+
+
+def function_digest(code, config):
+    """The image digest a function (version) runs, from GetFunction's ``Code.ImageUri`` or ``CodeSha256``
+    (never ``ResolvedImageUri``, malformed on the emulator)."""
+    match = DIGEST_RE.search((code or {}).get("ImageUri", ""))
+    if match:
+        return match.group(1)
+    sha = (config or {}).get("CodeSha256")
+    return f"sha256:{sha}" if sha else None

@@ -33,7 +33,6 @@ Measurements (keys of ``measured``; a key that is absent or None means "could no
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timedelta, timezone
 
 DECISIONS = ("parallel", "cutover", "decommission")
@@ -59,19 +58,6 @@ DEFAULTS = {
     "expires_in_hours": {"parallel": None, "cutover": 24, "decommission": None},
     "probe_mode": "run",  # run (test inventory: a probe invoke measured) | acknowledge (production)
 }
-
-
-DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
-
-
-def function_digest(code, config):
-    """The image digest a function (version) runs, from GetFunction's ``Code.ImageUri`` or ``CodeSha256``
-    (never ``ResolvedImageUri``, malformed on the emulator)."""
-    match = DIGEST_RE.search((code or {}).get("ImageUri", ""))
-    if match:
-        return match.group(1)
-    sha = (config or {}).get("CodeSha256")
-    return f"sha256:{sha}" if sha else None
 
 
 class GateInputError(ValueError):
