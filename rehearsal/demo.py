@@ -154,11 +154,15 @@ def _clock():
     return cfg, scheduler, datetime.fromisoformat(scheduler.state()["now"].replace("Z", "+00:00"))
 
 
+_PARALLEL_FROM = []  # the simulated clock when the parallel run started (the post-cutover SMS baseline)
+
+
 def step_start_parallel() -> None:
     """Story 5.3: Decision Point 1, backup of sms, sms_v2 from it, both rules aligned, new one in shadow."""
     from rehearsal.comparison import grace
 
     _cfg, _scheduler, now = _clock()
+    _PARALLEL_FROM.append(now)
     # the comparison's baseline is taken at the simulated time (the last slot that ran)
     _playbook("start_parallel.yml", "--diff", "-e", f"cutover_compare_as_of={(now - SLOT_DEMO + grace()).isoformat()}")
 
@@ -259,9 +263,13 @@ def step_rollback() -> None:
     scheduler.run(1)
 
 
+_LIVE_SINCE = []  # the simulated clock after the last cutover.yml (the post-cutover days count from its switch)
+
+
 def step_recutover() -> None:
     """The cutover again (the Decision Point 2 go is still recent)."""
     _playbook("cutover.yml", follow=True)
+    _LIVE_SINCE.append(_clock()[2])
 
 
 def step_post_cutover_days() -> None:
@@ -274,17 +282,26 @@ def step_post_cutover_days() -> None:
     _note("the emulator has no alarm history (metric-math alarms cannot be replayed): the post-cutover checks and "
           f"DP3 judge {', '.join(POST_ALARMS)} and the error rate from the metrics")
     _cfg, scheduler, _now = _clock()
-    slots_per_day = POST_DAY_MINUTES // 20
     acks = json.dumps({"cutover_gate_acks": {"zero_customer_complaints": ACK, "po_approval": ACK}})
+    # the SMS baseline is the comparison's count of the parallel run: from its start to the (last) cutover
+    live_since = _LIVE_SINCE[-1] if _LIVE_SINCE else _now
+    parallel_from = _PARALLEL_FROM[-1] if _PARALLEL_FROM else live_since - PARALLEL_SLOTS * SLOT_DEMO
+    parallel_days = (live_since - parallel_from + SLOT_DEMO) / timedelta(days=1)
+    _note(f"the SMS baseline is the parallel run's comparison, from its start to the last cutover "
+          f"(-e cutover_post_parallel_days={parallel_days:.4f}, not a week)")
     common = ("-e", f"cutover_post_day_minutes={POST_DAY_MINUTES}", "-e", f"cutover_post_days={POST_DAYS}",
-              "-e", f"cutover_post_parallel_days={PARALLEL_SLOTS / 72:.4f}",
+              "-e", f"cutover_post_parallel_days={parallel_days:.4f}",
               "-e", json.dumps({"cutover_post_alarms": POST_ALARMS}))
     scheduler.run(1)  # the live slots were day 1; its last run settles
     _cfg, _scheduler, now = _clock()
     _playbook("post_cutover.yml", *common, "-e", "post_cutover_day=1", "-e",
               f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
-    scheduler.run(slots_per_day * (POST_DAYS - 1))
-    _cfg, _scheduler, now = _clock()
+    # day 7 counts from the last switch (the re-cutover, a few slots after the first cutover): run the
+    # simulated days until it is complete, one slot to spare
+    week_done = live_since + timedelta(minutes=POST_DAY_MINUTES * POST_DAYS) + SLOT_DEMO
+    if now < week_done:
+        scheduler.run(-(-(week_done - now) // SLOT_DEMO))  # whole slots, rounded up
+        _cfg, _scheduler, now = _clock()
     _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
 
 

@@ -548,31 +548,35 @@ def _dp3(measured, settings, now):
     return out
 
 
-def _switched_at(event):
+def switched_at(event):
+    """When a run's switch was made, on the clock the switch was made on: ``facts.switch_clock_at`` (the
+    rehearsal's simulated clock on the test inventory, the real one on production), else the wall-clock
+    ``facts.switched_at``; None when the run wrote no switch. DP3 and the post-cutover days use this one
+    reading, so they count the same days."""
     facts = event.get("facts") if isinstance(event.get("facts"), dict) else {}
-    return facts.get("switched_at") or None
+    return facts.get("switch_clock_at") or facts.get("switched_at") or None
 
 
 def cutover_history(events):
     """DP3's ``(cutover_at, rollbacks)`` from the ledger's run events (``cutover_ledger action=read``).
 
-    The cutover time is ``facts.switched_at`` (the switch's last write) of the latest ``cutover.yml``
+    The cutover time is ``switched_at()`` (the switch's last write) of the latest ``cutover.yml``
     run with result ``ok`` that left the new side live; the rollbacks are the ``rollback.yml`` runs with
     result ``ok`` switched after it, oldest first, as ``"<switched_at> scenario <n> (<ticket>)"`` (one per
     switch: a rerun that reports the same switch is not a second rollback). ``(None, [])`` when no
     cutover is recorded.
     """
     def ok(event, playbook):
-        return (event.get("playbook") == playbook and event.get("result") == "ok" and _switched_at(event)
+        return (event.get("playbook") == playbook and event.get("result") == "ok" and switched_at(event)
                 and (playbook != "cutover.yml" or (event.get("facts") or {}).get("live", "new") == "new"))
 
-    cutovers = sorted(parse_time(_switched_at(e), "switched_at") for e in events if ok(e, "cutover.yml"))
+    cutovers = sorted(parse_time(switched_at(e), "switched_at") for e in events if ok(e, "cutover.yml"))
     if not cutovers:
         return None, []
     cutover_at, rollbacks = cutovers[-1], {}
     for event in events:
-        if ok(event, "rollback.yml") and parse_time(_switched_at(event), "switched_at") > cutover_at:
-            at = parse_time(_switched_at(event), "switched_at")
+        if ok(event, "rollback.yml") and parse_time(switched_at(event), "switched_at") > cutover_at:
+            at = parse_time(switched_at(event), "switched_at")
             scenario = (event.get("facts") or {}).get("scenario")
             rollbacks.setdefault(at, f"{iso(at)}" + (f" scenario {scenario}" if scenario else "")
                                  + (f" ({event['ticket']})" if event.get("ticket") else ""))

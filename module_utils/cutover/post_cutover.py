@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .gate import FAIL, INCONCLUSIVE, PASS, criterion, iso, parse_time
+from .gate import FAIL, INCONCLUSIVE, PASS, criterion, iso, parse_time, switched_at
 
 CUTOVER_PLAYBOOK = "cutover.yml"
 ROLLBACK_PLAYBOOK = "rollback.yml"
@@ -99,11 +99,8 @@ def live_state(events):
 
 
 def _switched_at(event):
-    """The clock the switch was made on (``switch_clock_at``: the rehearsal's simulated clock on the test
-    inventory, the real one on production), else the wall-clock ``switched_at``, else the run's start."""
-    facts = _facts(event)
-    return iso(parse_time(facts.get("switch_clock_at") or facts.get("switched_at") or event.get("started_at"),
-                          "switched_at"))
+    """``gate.switched_at`` (the clock the switch was made on), else the run's start."""
+    return iso(parse_time(switched_at(event) or event.get("started_at"), "switched_at"))
 
 
 # ----------------------------------------------------------------------------- which day

@@ -284,6 +284,9 @@ BACK = _run("rollback.yml", "2026-11-18T12:10:00Z", live="old", scenario=2)
     ([CUT2, BACK, CUT1], "2026-11-19T10:10:03Z", []),  # re-cutover after the rollback: counts from there
     ([CUT1, _run("rollback.yml", "2026-11-18T12:10:00Z", result="failed")], "2026-11-18T10:10:03Z", []),
     ([_run("cutover.yml", "2026-11-20T00:00:00Z", live="old"), CUT1], "2026-11-18T10:10:03Z", []),
+    # the rehearsal's clock at the switch wins over the wall clock (post_cutover.yml counts days from it too)
+    ([_run("cutover.yml", "2026-11-26T17:00:00Z", live="new", switch_clock_at="2026-11-19T08:10:00Z")],
+     "2026-11-19T08:10:00Z", []),
 ])
 def test_dp3_reads_the_cutover_time_and_the_rollbacks_after_it_from_the_ledger(events, cutover_at, rollbacks):
     assert gate.cutover_history(events) == (cutover_at, rollbacks)
