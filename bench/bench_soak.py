@@ -68,6 +68,7 @@ def crashes(url: str, root: Path, points, deadline: float) -> dict:
             chain.seed_world()
             for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
                 chain.must(chain.run(playbook), playbook)
+            chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
             outcome = crash_and_recover(chain, "start_parallel.yml",
                                         ("-e", f"cutover_compare_as_of={chain.as_of()}"), after)
             chain.slots(2)

@@ -154,11 +154,16 @@ def _clock():
     return cfg, scheduler, datetime.fromisoformat(scheduler.state()["now"].replace("Z", "+00:00"))
 
 
+def step_seed_new_table() -> None:
+    """Story 5.3, first step: an on-demand backup of sms, sms_v2 restored from it (never overwritten)."""
+    _playbook("seed_new_table.yml", "--diff")
+
+
 _PARALLEL_FROM = []  # the simulated clock when the parallel run started (the post-cutover SMS baseline)
 
 
 def step_start_parallel() -> None:
-    """Story 5.3: Decision Point 1, backup of sms, sms_v2 from it, both rules aligned, new one in shadow."""
+    """Story 5.3: with the recorded Decision Point 1 go, both rules aligned, the new one in shadow, the baseline."""
     from rehearsal.comparison import grace
 
     _cfg, _scheduler, now = _clock()
@@ -192,8 +197,8 @@ def _note(text: str) -> None:
 
 def step_gate_dp1() -> None:
     """Decision Point 1 (gate.yml decision=parallel): image, function, alias, rule, monitoring, backup, sms_v2
-    seeded from it, shadow probe. Its criteria include the backup and sms_v2 that start_parallel.yml makes,
-    so it is judged right after 5.3, before the first compared slot."""
+    seeded from it (seed_new_table.yml), shadow probe; recorded in the ledger, where start_parallel.yml
+    requires its go."""
     acks = json.dumps({"cutover_gate_acks": {"rollback_rehearsed": ACK}})
     _playbook("gate.yml", "-e", "decision=parallel", "-e", acks)
 
@@ -334,8 +339,9 @@ STEPS = [
     ("5.1 push the image to ECR", step_deploy_image),
     ("5.2 create the new function, alias and DISABLED rule", step_create_function),
     ("5.4 monitoring: SNS topics, alarms, dashboard", step_monitoring),
-    ("5.3 start the parallel run: backup, sms_v2 seeded, new rule in shadow", step_start_parallel),
-    ("DP1 Decision Point 1 (judges the backup and sms_v2 that 5.3 made)", step_gate_dp1),
+    ("5.3 back up sms and seed sms_v2 from the backup", step_seed_new_table),
+    ("DP1 Decision Point 1: Go/No-Go for the parallel run", step_gate_dp1),
+    ("5.3 start the parallel run (requires the DP1 go): new rule in shadow", step_start_parallel),
     ("5.4 run both side by side and compare every slot", step_compare_slots),
     ("DP2 Decision Point 2: Go/No-Go for the cutover", step_gate_dp2),
     ("5.6 cut over in a quiet window", step_cutover),

@@ -10,6 +10,7 @@ Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_s
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from rehearsal.proxy import TRANSIENT, FaultProxy, ProxiedRun, run_playbook
 
 SLOT = timedelta(minutes=20)
 LEDGER_OPS = ("PutItem", "DeleteItem")  # the ledger's lock and run event: every run writes them
+# Decision Point 1 as the rehearsal records it (the rollback rehearsal is a person's acknowledgement)
+DP1_GO = ("-e", "decision=parallel",
+          "-e", json.dumps({"cutover_gate_acks": {"rollback_rehearsed": {"by": "soak", "ref": "rehearsal/soak.py"}}}))
 
 
 class ChainError(AssertionError):
@@ -108,21 +112,33 @@ class Chain:
 
     # --- phases
     def rehearse(self, archive: str, slots: int = 4) -> dict:
-        """The rehearsal as far as its playbooks go: world, state, image, function, monitoring, parallel run,
-        slots of both functions, comparison, Decision Point 1; transient faults in every phase from
-        monitoring on (image and function: tests/reliability/test_transient_faults.py); the invariant."""
+        """The rehearsal as far as its playbooks go: world, state, image, function, monitoring, sms_v2 seeded,
+        Decision Point 1 recorded, parallel run, slots of both functions, comparison, Decision Point 1 again;
+        transient faults in every phase from monitoring on (image and function:
+        tests/reliability/test_transient_faults.py); the invariant."""
         self.env["CUTOVER_IMAGE_ARCHIVE"] = archive
         self.seed_world()
         self.converge("bootstrap.yml")
         self.must(self.run("deploy_image.yml", faults=True), "deploy_image.yml with faults")
         self.must(self.run("create_function.yml", faults=True), "create_function.yml with faults")
         self.converge("monitoring.yml")
+        self.decide_parallel(converge=True)
         self.converge("start_parallel.yml", "-e", f"cutover_compare_as_of={self.as_of()}")
         self.slots(slots)
         compared = self.compare()
         decided = self.gate()
         report = self.invariant()
         return {"compared": compared, "gate": decided, "invariant": report.summary(), **self.figures()}
+
+    def decide_parallel(self, converge: bool = False) -> None:
+        """seed_new_table.yml (with `converge`: through faults, then a clean rerun that changes nothing), then
+        Decision Point 1 recorded as go (gate.yml with the rehearsal's acknowledgement): what start_parallel.yml
+        requires."""
+        if converge:
+            self.converge("seed_new_table.yml")
+        else:
+            self.must(self.run("seed_new_table.yml"), "seed_new_table.yml")
+        self.must(self.run("gate.yml", *DP1_GO), "gate.yml -e decision=parallel")
 
     def as_of(self) -> str:
         from rehearsal.comparison import grace

@@ -299,6 +299,9 @@ PLAYBOOK_CASES = [
      ("unknown decision 'golive'", "run with -e decision=parallel")),
     ("lambda memory out of range", "create_function.yml", ["-e", "cutover_new_memory_mb=64"],
      ("memory 64 is out of range: Lambda takes 128 to 10240 MB",)),
+    ("parallel run without a DP1 go", "start_parallel.yml", [],
+     ("no Decision Point 1 go recorded in the last 24 h: the ledger holds no parallel decision",
+      "Run playbooks/gate.yml -e decision=parallel first; nothing was changed")),
 ]
 
 

@@ -76,7 +76,7 @@ def scan_table(client, table, segments):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     if get_or_none(client.describe_table, TableName=table) is None:
-        raise InputError(f"table {table} does not exist: run playbooks/start_parallel.yml first")
+        raise InputError(f"table {table} does not exist: run playbooks/seed_new_table.yml first")
     with ThreadPoolExecutor(max_workers=segments) as pool:
         return [item for part in pool.map(segment, range(segments)) for item in part]
 

@@ -304,7 +304,7 @@ def _backup(measured):
     text = f"{backup.get('name')} of {backup.get('table')}: {backup.get('status') or 'missing'}"
     ok = backup.get("status") == "AVAILABLE"
     return criterion("old table backed up", text, "backup AVAILABLE", ok,
-                     "" if ok else "take the backup (start_parallel.yml, dynamodb_state action=backup)")
+                     "" if ok else "take the backup (seed_new_table.yml, dynamodb_state action=backup)")
 
 
 def _seeded(measured):
@@ -314,7 +314,7 @@ def _seeded(measured):
         return criterion("new table seeded from the backup", "not measured", required, None, "DynamoDB was not read")
     if not seeded.get("exists"):
         return criterion("new table seeded from the backup", f"{seeded.get('table')} missing", required, False,
-                         "restore it from the backup (dynamodb_state action=restore)")
+                         "restore it from the backup (seed_new_table.yml, dynamodb_state action=restore)")
     source = seeded.get("source_backup_arn")
     text = f"{seeded.get('table')} from {source or 'no backup'}, {seeded.get('item_count')} items"
     if source is None:

@@ -7,6 +7,8 @@ action=read returns them); only runs that ended ``ok`` move it, in the order the
     deploy_image.yml      -> image          (unless the migration is already further)
     create_function.yml   -> function       (idem)
     start_parallel.yml    -> parallel       day N of 7 since the first start after the last rollback
+                                            (seed_new_table.yml and gate.yml decision=parallel before it
+                                            leave the phase as it is)
     compare.yml           -> parallel       when nothing started it (a rehearsal world), since the first comparison
     cutover.yml           -> cutover        when its facts say ``live: new`` (``switch_clock_at``, else
                                             ``switched_at``: the moment; a rerun once live changes nothing)
@@ -167,9 +169,13 @@ def next_step(phase: dict, decisions: dict, executions: dict, lock: dict | None,
         return step("push the image to ECR (5.1)", "deploy_image.yml")
     if name == "image":
         return step("create the new function (5.2)", "create_function.yml")
+    if name == "function" and not _go(decisions, "parallel"):
+        return step("set up monitoring (5.4, monitoring.yml) if not done and seed sms_v2 from a backup of sms "
+                    "(seed_new_table.yml), then record Decision Point 1 (Go for the parallel run)", "gate.yml",
+                    "-e decision=parallel")
     if name == "function":
-        return step("set up monitoring (5.4, monitoring.yml) if not done, then start the parallel run in shadow "
-                    "mode (5.3; it checks the Decision Point 1 checklist first)", "start_parallel.yml")
+        return step("start the parallel run in shadow mode (5.3; it requires the recorded Decision Point 1 go)",
+                    "start_parallel.yml")
     if name == "parallel":
         if "parallel" not in (decisions or {}):
             return step("record Decision Point 1 in the ledger (Go for the parallel run, with its evidence)",
@@ -188,6 +194,9 @@ def next_step(phase: dict, decisions: dict, executions: dict, lock: dict | None,
         return step("decommission the old function (day 14)", "decommission.yml")
     if name == "rolled_back":
         scenario = f" (scenario {phase['scenario']})" if phase.get("scenario") else ""
+        if not _go(decisions, "parallel"):
+            return step(f"rolled back{scenario}: old is live; fix the cause, record Decision Point 1 again, then "
+                        "start the parallel run again", "gate.yml", "-e decision=parallel")
         return step(f"rolled back{scenario}: old is live; fix the cause, then start the parallel run again",
                     "start_parallel.yml")
     return {"text": "nothing to do: the migration is complete", "command": ""}

@@ -3,6 +3,7 @@ and the shadow probe (rehearsal/probe.py) measured in AWS; read-only."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -161,7 +162,9 @@ def test_gate_playbook_records_a_dp1_go_that_the_ledger_shows(ready, bootstrappe
     assert run.rc == 0, run.messages()
     read = run_module("cutover_ledger", {"table": LEDGER_TABLE, "action": "read"}, bootstrapped)
     decision = read["decisions"]["parallel"]
-    assert (decision["outcome"], decision["expired"], decision["expires_at"]) == ("go", False, None)
+    assert (decision["outcome"], decision["expired"]) == ("go", False)
+    recorded, expires = (datetime.fromisoformat(decision[k].replace("Z", "+00:00")) for k in ("recorded_at", "expires_at"))
+    assert expires - recorded == timedelta(hours=24)  # cutover_gate_expires_in_hours.parallel
     assert {c["name"]: c["status"] for c in decision["criteria"]}["shadow probe"] == "pass"
     assert read["lock"] is None
     assert (read["events"][0]["playbook"], read["events"][0]["result"], read["events"][0]["facts"]["outcome"]) == \

@@ -28,6 +28,7 @@ def test_start_parallel_and_compare_survive_a_crash_faults_and_a_second_operator
     chain.seed_world()
     for playbook in ("deploy_image.yml", "create_function.yml", "monitoring.yml"):
         chain.must(chain.run(playbook), playbook)
+    chain.decide_parallel()  # seed_new_table.yml and the Decision Point 1 go that start_parallel.yml requires
 
     # start_parallel.yml killed right after its 3rd mutating call (the lock is the 1st): the lock is left
     # naming the run, the legacy rule still runs; after force_unlock (with a reason) the rerun goes through

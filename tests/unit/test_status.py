@@ -60,7 +60,11 @@ GO = {"outcome": "go", "recorded_at": "2026-12-03T10:00:00Z", "expired": False}
 
 @pytest.mark.parametrize("events, decisions, compared, lock, text, command", [
     ([], {}, 0, None, "push the image", "playbooks/deploy_image.yml -e change_ticket=CHG1"),
-    (PARALLEL[:3], {}, 0, None, "start the parallel run", "playbooks/start_parallel.yml"),
+    (PARALLEL[:3], {}, 0, None, "seed sms_v2 from a backup of sms (seed_new_table.yml), then record Decision "
+     "Point 1", "playbooks/gate.yml -e decision=parallel"),
+    (PARALLEL[:3], {"parallel": dict(GO, expired=True)}, 0, None, "record Decision Point 1",
+     "playbooks/gate.yml -e decision=parallel"),
+    (PARALLEL[:3], {"parallel": GO}, 0, None, "start the parallel run", "playbooks/start_parallel.yml"),
     (PARALLEL, {}, 0, None, "record Decision Point 1", "playbooks/gate.yml -e decision=parallel -e change_ticket=CHG1"),
     (PARALLEL, {"parallel": GO}, 150, None, "keep comparing: 150 of 504 executions compared, day 4 of 7",
      "playbooks/compare.yml"),
@@ -69,15 +73,17 @@ GO = {"outcome": "go", "recorded_at": "2026-12-03T10:00:00Z", "expired": False}
      "gate.yml -e decision=cutover"),
     (PARALLEL, {"parallel": GO, "cutover": GO}, 504, None, "cut over", "playbooks/cutover.yml"),
     (CUTOVER, {}, 504, None, "post-cutover checks, day 1 of 7", "playbooks/post_cutover.yml"),
-    (ROLLBACK, {}, 504, None, "rolled back (scenario 2)", "playbooks/start_parallel.yml"),
+    (ROLLBACK, {}, 504, None, "rolled back (scenario 2): old is live; fix the cause, record Decision Point 1",
+     "playbooks/gate.yml -e decision=parallel"),
+    (ROLLBACK, {"parallel": GO}, 504, None, "rolled back (scenario 2)", "playbooks/start_parallel.yml"),
     (PARALLEL, {}, 0, {"owner": "bob@ops2", "playbook": "compare.yml", "expires_at": "2026-12-03T12:20:00Z"},
      "wait: bob@ops2 is running compare.yml", "playbooks/status.yml"),
     (PARALLEL, {}, 0, {"owner": "bob@ops2", "playbook": "cutover.yml", "expired": True}, "has expired",
      "playbooks/cutover.yml -e force_unlock=true -e unlock_reason='<why>' -e change_ticket=CHG1"),
     (PARALLEL + [ev("cutover.yml", "2026-12-03T11:50:00Z", result="failed")], {}, 504, None,
      "cutover.yml stopped half-way", "playbooks/cutover.yml -e change_ticket=CHG1"),
-], ids=["start", "dp1", "parallel", "comparing", "dp2", "dp2-expired", "cutover", "post", "rolled-back",
-        "locked", "lock-expired", "half-way"])
+], ids=["dp1-first", "dp1-expired", "start", "dp1", "parallel", "comparing", "dp2", "dp2-expired", "cutover",
+        "post", "rolled-back", "rolled-back-dp1-go", "locked", "lock-expired", "half-way"])
 def test_the_next_step_names_the_exact_command(events, decisions, compared, lock, text, command):
     phase = status.phase_of(events, NOW)
     step = status.next_step(phase, decisions, {"compared": compared, "required": 504}, lock,
