@@ -152,6 +152,7 @@ from ansible.module_utils.cutover.reconcile import FLAGS, KEYS, OLD_ATTRIBUTES, 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
 BATCH = 25
+PAGE = 1000  # items a scan call: short calls (the two scans run at once), a few more of them on AWS
 UNPROCESSED_RETRIES = 8
 RETRY = retry_decorator(["LimitExceededException"])
 
@@ -248,14 +249,15 @@ def ensure_restored(client, check_mode, table, name, target, timeout):
 
 
 def scan_all(client, table, attributes=None):
-    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few
-    # 1 MB pages); a table of millions would want per-page retries. ``attributes``: read only these
-    # (placeholders: ``name`` is a DynamoDB reserved word)
+    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few dozen
+    # pages); a table of millions would want per-page retries. ``attributes``: read only these
+    # (placeholders: ``name`` is a DynamoDB reserved word). Pages of PAGE items keep every call short while the
+    # other scan runs too (a loaded emulator answered a whole 1 MB page of each table at once after > 60 s)
     projection = {} if not attributes else {
         "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
         "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(attributes)}}
     return paginated_query_with_retries(client, "scan", retry_decorator=RETRY, TableName=table,
-                                        ConsistentRead=True, **projection).get("Items", [])
+                                        ConsistentRead=True, Limit=PAGE, **projection).get("Items", [])
 
 
 def scan_both(client, first, second):
