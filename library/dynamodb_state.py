@@ -19,13 +19,16 @@ description:
     (never cleared), missing items created with only the attributes the old function knows, nothing deleted,
     every other attribute of a target item kept. Items already covered are not written, so a rerun writes
     nothing. The tables carry no change timestamp, so every item is compared (the safe default); the writes
-    are exactly the items that differ.
+    are exactly the items that differ. Both tables are read at once (two scans in parallel); of O(table) only
+    the attributes the old function knows are read (a projection), of O(target_table) whole items (they are
+    written back whole).
   - Reconcile writes whole merged items with BatchWriteItem (25 per call, unprocessed items retried with
     backoff); it is not conditional, so run it while the old rule is disabled (rollback.yml reconciles before
     it enables the old rule) - a legacy run writing the same item at the same moment could otherwise be
     overwritten by, or overwrite, the merge.
   - O(action=compare) reads both tables and lists the bookings whose SMS flags in O(table) disagree with
-    O(target_table) (rollback scenario 3 - the report of SMS that may have been missed). It never writes.
+    O(target_table) (rollback scenario 3 - the report of SMS that may have been missed). It never writes. It reads
+    only the keys and the SMS flags of both tables, both at once.
   - Check mode reports what would change (for reconcile, the counts it would write) and calls nothing that
     writes.
 author:
@@ -131,6 +134,7 @@ reconcile:
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import botocore
@@ -143,11 +147,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
 from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
-from ansible.module_utils.cutover.reconcile import differences, key_of, plan
+from ansible.module_utils.cutover.reconcile import FLAGS, KEYS, OLD_ATTRIBUTES, differences, key_of, plan
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
 BATCH = 25
+PAGE = 1000  # items a scan call: short calls (the two scans run at once), a few more of them on AWS
 UNPROCESSED_RETRIES = 8
 RETRY = retry_decorator(["LimitExceededException"])
 
@@ -243,11 +248,23 @@ def ensure_restored(client, check_mode, table, name, target, timeout):
                   "backup_status": "AVAILABLE", "target_status": description["TableStatus"]}
 
 
-def scan_all(client, table):
-    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few
-    # 1 MB pages); a table of millions would want per-page retries
+def scan_all(client, table, attributes=None):
+    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few dozen
+    # pages); a table of millions would want per-page retries. ``attributes``: read only these
+    # (placeholders: ``name`` is a DynamoDB reserved word). Pages of PAGE items keep every call short while the
+    # other scan runs too (a loaded emulator answered a whole 1 MB page of each table at once after > 60 s)
+    projection = {} if not attributes else {
+        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(attributes)}}
     return paginated_query_with_retries(client, "scan", retry_decorator=RETRY, TableName=table,
-                                        ConsistentRead=True).get("Items", [])
+                                        ConsistentRead=True, Limit=PAGE, **projection).get("Items", [])
+
+
+def scan_both(client, first, second):
+    """Two scans at once: ``first`` and ``second`` are (table, attributes or None); -> (items, items)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reads = [pool.submit(scan_all, client, table, attributes) for table, attributes in (first, second)]
+        return reads[0].result(), reads[1].result()
 
 
 def batch_write(client, table, items, tally):
@@ -274,8 +291,10 @@ def ensure_reconciled(client, check_mode, source, target):
         if describe_table(client, name) is None:
             raise InputError(f"table {name} does not exist: reconcile reads {source} and merges into {target}")
     started = time.monotonic()
-    targets = {key_of(item): item for item in scan_all(client, target)}
-    puts, tally = plan(scan_all(client, source), targets)
+    # whole target items (written back whole); of the source only what the merge can carry
+    target_items, source_items = scan_both(client, (target, None), (source, OLD_ATTRIBUTES))
+    targets = {key_of(item): item for item in target_items}
+    puts, tally = plan(source_items, targets)
     summary = dict(tally.as_dict(), target_items=len(targets), batches=0, retried_items=0,
                    read_s=round(time.monotonic() - started, 2), write_s=0.0)
     if puts and not check_mode:
@@ -290,8 +309,9 @@ def compare_tables(client, table, reference):
     for name in (table, reference):
         if describe_table(client, name) is None:
             raise InputError(f"table {name} does not exist: compare reads {table} and {reference}")
-    return False, {"target_table": reference,
-                   "differences": differences(scan_all(client, table), scan_all(client, reference))}
+    flags = KEYS + FLAGS
+    return False, {"target_table": reference, "differences": differences(*scan_both(client, (table, flags),
+                                                                                     (reference, flags)))}
 
 
 def main():

@@ -31,7 +31,9 @@ description:
     by kind, shadow leaks; no SMS text) to that CloudWatch log group (created when missing).
   - Shadow leaks - when the new side's input mode is C(shadow) (O(new_mode), or read from the targets of
     O(new_rule)), every SMS the new function logged as delivered is a C(shadow_leak) discrepancy of its slot,
-    never a match, published as metric C(shadow_leaks) and listed in RV(shadow_leaks).
+    never a match, published as metric C(shadow_leaks) and listed in RV(shadow_leaks). The slot that just ran
+    (RV(observed_slot)) is looked at for such SMS too (RV(observed_shadow_leaks)), so a leak can be stopped before
+    the next slot fires.
   - A baseline run (O(baseline=true) and no snapshot yet) publishes nothing; it only writes the snapshots.
   - Check mode computes and returns everything, publishes and writes nothing, and reports C(changed)
     when a real run would publish or write.
@@ -234,6 +236,15 @@ shadow_leaks:
   type: list
   elements: dict
   sample: [{"slot": "2026-11-26T04:00:00Z", "booking_num": "1051_77", "sms_type": "confirm", "phone": "010****5678"}]
+observed_shadow_leaks:
+  description:
+    - The leak look at the slot that just ran (RV(observed_slot)), when it is not one of the reported slots - the same
+      entries as RV(shadow_leaks), from the new side's logs of that slot alone (read in the same log read; no table is
+      read again, nothing of it is published - the slot is compared once it settled). Empty otherwise, or unless the
+      mode is C(shadow).
+  returned: always
+  type: list
+  elements: dict
 timings:
   description: Seconds spent scanning, tagging records, reading logs, comparing, writing and publishing.
   returned: always

@@ -86,6 +86,13 @@ options:
         how often the file is re-read; a clock that has not moved in three reads ends the wait.
     type: float
     default: 15.0
+  since:
+    description:
+      - The RV(quiet) result of an earlier run of this module (usually check mode) made before the caller read
+        the state the functions write (rollback.yml - before the first reconcile). With it, RV(ran_since) says
+        whether either function may have run between that reading and the switch (so the state read then may
+        be stale).
+    type: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -154,7 +161,15 @@ waited_seconds:
 quiet:
   description:
     - The quiet-window verdict at the switch (in check mode, now) - C(quiet), C(at) (the present on the
-      clock used), C(next_fire), C(last_fire), C(in_flight), C(reason). Null when nothing had to change.
+      clock used), C(next_fire), C(last_fire), C(in_flight), C(last_start) (the newest invocation start in the
+      logs over the last 16 minutes), C(reason). Null when nothing had to change.
+  returned: always
+  type: dict
+ran_since:
+  description:
+    - With O(since) and a switch made (or planned, in check mode) - C(ran) (false only when no fire time passed,
+      nothing was in flight and no invocation started between O(since) and the switch) and C(reason). Null
+      otherwise.
   returned: always
   type: dict
 """
@@ -177,7 +192,8 @@ from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.schedule import ScheduleError, parse
 from ansible.module_utils.cutover.switch import (
     DISABLED, ENABLED, LOOKBACK, MARGIN_RANGE, MAX_WAIT_RANGE, POLL_RANGE, PairState, SwitchInputError, Writes,
-    assess, clock_instant, in_flight, input_text, left_state, mode_of, plan, require_cron, target_state, validate_range,
+    assess, clock_instant, in_flight, input_text, last_start, left_state, mode_of, plan, ran_between, require_cron,
+    target_state, validate_range,
 )
 
 UTC = timezone.utc
@@ -334,8 +350,8 @@ class FileClock:
 
 
 def running(logs, functions, now):
-    """Request ids in flight in the functions' log groups over [now - LOOKBACK, now]."""
-    found = []
+    """(request ids in flight, the newest invocation start) in the functions' log groups over [now - LOOKBACK, now]."""
+    found, starts = [], []
     start_ms, end_ms = int((now - LOOKBACK).timestamp() * 1000), int(now.timestamp() * 1000) + 1
     for function in functions:
         try:
@@ -345,7 +361,8 @@ def running(logs, functions, now):
         except is_boto3_error_code("ResourceNotFoundException"):
             continue  # never ran: nothing in flight
         found += [f"{function}:{rid}" for rid in in_flight(events)]
-    return found
+        starts += [start for start in [last_start(events)] if start]
+    return found, max(starts, default=None)
 
 
 def await_quiet(module, pair, logs, clock):
@@ -358,7 +375,7 @@ def await_quiet(module, pair, logs, clock):
     while True:
         now = clock.now(schedules)
         first = first or now
-        verdict = assess(now, schedules, margin, running(logs, functions, now))
+        verdict = assess(now, schedules, margin, *running(logs, functions, now))
         if verdict.quiet or module.check_mode:
             return verdict, time.monotonic() - started_real
         waited = (now - first).total_seconds() if clock.injected else time.monotonic() - started_real
@@ -410,12 +427,15 @@ def run(module, events, logs):
     result = {"changed": bool(steps), "before": before.as_dict(), "after": (want if steps else before).as_dict(),
               "live": params["live"], "planned": [s.describe() for s in steps], "writes": [],
               "first_write_at": None, "last_write_at": None, "gap_seconds": None, "waited_seconds": 0.0,
-              "quiet": None}
+              "quiet": None, "ran_since": None}
     if steps:
         clock = FileClock(params["clock"], params["poll_interval"]) if params["clock"] else \
             SystemClock(params["poll_interval"])
         verdict, waited = await_quiet(module, pair, logs, clock)
         result.update(quiet=verdict.as_dict(), waited_seconds=round(waited, 3))
+        if params["since"] is not None:
+            ran, reason = ran_between(params["since"], result["quiet"])
+            result["ran_since"] = {"ran": ran, "reason": reason}
         if not module.check_mode:
             writes = switch(pair, steps)
             public = writes.public()
@@ -438,6 +458,7 @@ def main():
         functions=dict(type="list", elements="str", default=[]),
         clock=dict(type="path"),
         poll_interval=dict(type="float", default=15.0),
+        since=dict(type="dict"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     finish(module, lambda: run(module, module.client("events", retry_decorator=RETRY),

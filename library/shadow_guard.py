@@ -42,7 +42,8 @@ options:
     type: str
     default: live
   comparisons:
-    description: Results of C(output_compare) from this run (the settled slot and the slot that just ran).
+    description: Results of C(output_compare) from this run (its C(shadow_leaks) and C(observed_shadow_leaks) - the
+      settled slot and the slot that just ran).
     type: list
     elements: dict
     default: []
@@ -76,7 +77,7 @@ EXAMPLES = r"""
     new_rule: naver-sms-automation-v2-trigger
     old_rule: naverplace_send_inform_trigger
     function: naverplace_send_inform_v2
-    comparisons: ["{{ compare__result }}", "{{ compare__observed }}"]
+    comparisons: ["{{ compare__result }}"]
     leak_record: "{{ compare__leak_record.content | default({}, true) }}"
   register: guard
 """

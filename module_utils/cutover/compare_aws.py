@@ -152,6 +152,16 @@ def read_snapshots(store, params):
     return found
 
 
+def observed_leaks(sms, observed, config):
+    """Shadow leaks of the observed slot alone: SMS the new side logged as delivered in it (``sms``: the new
+    side's log observations). The look compare.yml takes at the slot that just ran, so a leak is stopped
+    before the next slot fires; nothing of it is published (that slot is compared once it settled)."""
+    if config["new_mode"] != "shadow":
+        return []
+    found = [event for event in sms if event["slot"] == observed]
+    return compare({}, {"sms": found}, config, start=observed, end=observed)["shadow_leaks"] if found else []
+
+
 class _Laps:
     def __init__(self):
         self.timings = dict.fromkeys(("scan_s", "tag_s", "logs_s", "compare_s", "publish_s"), 0.0)
@@ -173,10 +183,15 @@ def run_comparison(params, check_mode, clients, store):
         raise InputError(str(exc)) from None
     minutes = params["slot_minutes"]
     observed = slot(window["observed"], minutes)
+    # the observed slot outside the reported ones: the new side's logs are read up to its end as well, for the
+    # leak look (observed_shadow_leaks), in the same read
+    look = not window["start"] <= window["observed"] <= window["end"]
+    read_to = {"old": window["read_to"], "new": max(window["read_to"], window["observed"] + timedelta(minutes=minutes))
+               if look else window["read_to"]}
     stored = read_snapshots(store, params)
     new_mode = params.get("new_mode") or new_side_mode(clients["events"], params.get("new_rule"))
     config["new_mode"] = new_mode
-    sides, snapshots, warnings, baseline, checked = {}, {}, [], False, 0
+    sides, logged, snapshots, warnings, baseline, checked = {}, {}, {}, [], False, 0
     lap = _Laps()
     for side in ("old", "new"):
         table, group = params[f"{side}_table"], params[f"{side}_log_group"]
@@ -188,13 +203,14 @@ def run_comparison(params, check_mode, clients, store):
         records, fresh = tag_records_from_snapshot(items, before, observed, config)
         snapshots[key] = (before, fresh, etag)
         lap("tag_s")
-        sms, telegram, found = read_events(clients["logs"], group, window["read_from"], window["read_to"] + timedelta(
+        sms, telegram, found = read_events(clients["logs"], group, window["read_from"], read_to[side] + timedelta(
             seconds=params["grace_s"]), formats[side], minutes)
         lap("logs_s")
         if not found:
             warnings.append(f"log group {group} does not exist: no SMS or Telegram of the {side} side was read")
         sides[side] = {"records": records, "sms": in_window(sms, window, minutes),
                        "telegram": in_window(telegram, window, minutes)}
+        logged[side] = sms
     start, end = slot(window["start"], minutes), slot(window["end"], minutes)
     if window["unsettled"]:
         warnings.append(f"slots up to {end} plus {params['settle_slots']} settle slot(s) have not all run by "
@@ -203,6 +219,7 @@ def run_comparison(params, check_mode, clients, store):
         warnings.append("the new side's input mode is unknown (no new_rule target, no new_mode): "
                         "shadow leaks were not looked for")
     result = compare(sides["old"], sides["new"], config, start=start, end=end)
+    leaks_now = observed_leaks(logged["new"], observed, config) if look else []
     lap("compare_s")
     context = {"old_table": params["old_table"], "new_table": params["new_table"],
                "old_log_group": params["old_log_group"], "new_log_group": params["new_log_group"],
@@ -242,6 +259,7 @@ def run_comparison(params, check_mode, clients, store):
         "evidence": json.loads(json.dumps(result["evidence"], default=jsonable)),
         "evidence_truncated": result["evidence_truncated"], "late": result["late"],
         "late_truncated": result["late_truncated"], "shadow_leaks": result["shadow_leaks"], "new_mode": new_mode,
+        "observed_shadow_leaks": leaks_now,
         "published": published, "report_files": files, "evidence_objects": objects, "written": written,
         "records_checked": checked, "warnings": warnings,
     }

@@ -47,8 +47,8 @@ def leaks_of(results, new_mode):
     for result in results or []:
         if not isinstance(result, dict):
             continue
-        if "shadow_leaks" in result:
-            for leak in result.get("shadow_leaks") or []:
+        if "shadow_leaks" in result:  # with the leak look at the slot that just ran (observed_shadow_leaks)
+            for leak in (result.get("shadow_leaks") or []) + (result.get("observed_shadow_leaks") or []):
                 row = found.setdefault(leak["slot"], {"slot": leak["slot"], "sms": 0, "telegram": 0, "bookings": []})
                 entry = {"booking_num": leak.get("booking_num"), "sms_type": leak.get("sms_type"),
                          "phone": mask_phone(leak.get("phone"))}

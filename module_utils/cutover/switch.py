@@ -165,6 +165,12 @@ def in_flight(messages: Iterable[Tuple[int, str]]) -> List[str]:
     return sorted((rid for rid in started if rid not in ended), key=lambda rid: started[rid])
 
 
+def last_start(messages: Iterable[Tuple[int, str]]) -> Optional[datetime]:
+    """The newest ``START RequestId`` line's time, from (timestamp_ms, message) log events; None without one."""
+    times = [timestamp for timestamp, message in messages if _START.match(message.lstrip())]
+    return datetime.fromtimestamp(max(times) / 1000, UTC) if times else None
+
+
 # ------------------------------------------------------------ quiet window
 
 
@@ -200,10 +206,12 @@ class Verdict:
     running: Tuple[str, ...] = ()
     reason: str = ""
     retry_at: Optional[datetime] = None  # when it is worth looking again (None: poll)
+    last_start: Optional[datetime] = None  # the newest START line over the lookback (``last_start``)
 
     def as_dict(self) -> dict:
         return {"quiet": self.quiet, "at": _iso(self.now), "next_fire": _iso(self.next_fire),
-                "last_fire": _iso(self.last_fire), "in_flight": list(self.running), "reason": self.reason}
+                "last_fire": _iso(self.last_fire), "in_flight": list(self.running), "reason": self.reason,
+                "last_start": _iso(self.last_start)}
 
 
 def _iso(t: Optional[datetime]) -> Optional[str]:
@@ -211,10 +219,11 @@ def _iso(t: Optional[datetime]) -> Optional[str]:
 
 
 def assess(now: datetime, schedules: Sequence[Schedule], margin: timedelta,
-           running: Sequence[str] = ()) -> Verdict:
-    """Is ``now`` inside a quiet window? ``running`` = request ids in flight (``in_flight``)."""
+           running: Sequence[str] = (), started: Optional[datetime] = None) -> Verdict:
+    """Is ``now`` inside a quiet window? ``running`` = request ids in flight (``in_flight``), ``started`` =
+    the newest invocation start seen (``last_start``; only reported)."""
     following, last = next_fire(schedules, now), previous_fire(schedules, now)
-    base = dict(now=now, next_fire=following, last_fire=last, running=tuple(running))
+    base = dict(now=now, next_fire=following, last_fire=last, running=tuple(running), last_start=started)
     if following is not None and following - now < margin:
         return Verdict(False, reason=f"the next run fires at {following:%H:%M:%S}Z, "
                        f"{int((following - now).total_seconds())} s away (margin {int(margin.total_seconds())} s)",
@@ -225,6 +234,40 @@ def assess(now: datetime, schedules: Sequence[Schedule], margin: timedelta,
     if running:
         return Verdict(False, reason=f"{len(running)} invocation(s) still running ({', '.join(running[:3])})", **base)
     return Verdict(True, reason="quiet", **base)
+
+
+def ran_between(before: Optional[dict], after: Optional[dict]) -> Tuple[bool, str]:
+    """Could either function have run between two quiet-window readings? -> (ran, why).
+
+    ``before``/``after`` are ``Verdict.as_dict()``: ``before`` read before the state was read (rollback.yml:
+    before the first reconcile), ``after`` the verdict the switch was made in. False - nothing can have
+    written the state in between - only when all of these hold (anything unknown counts as a run):
+
+    * nothing was in flight at ``before`` and its last fire was at least ``SETTLE`` earlier (that run's
+      invocation has started and logged by then: the quiet window's own assumption);
+    * no fire time passed between the two (``last_fire`` is the same);
+    * no invocation started after ``before`` less ``SETTLE`` (clock skew, log lag): the newest START line
+      over the ``after`` reading's lookback, which covers the whole stretch (at most ``LOOKBACK - SETTLE``).
+    """
+    if not before or not after:
+        return True, "no quiet-window reading before the state was read"
+    try:
+        start, end = parse_time(before["at"]), parse_time(after["at"])
+        fired = parse_time(before["last_fire"]) if before.get("last_fire") else None
+        started = parse_time(after["last_start"]) if after.get("last_start") else None
+    except (KeyError, TypeError, ValueError):
+        return True, f"unreadable quiet-window readings ({before}, {after})"
+    if before.get("in_flight"):
+        return True, f"{len(before['in_flight'])} invocation(s) were in flight at {_iso(start)}"
+    if fired is not None and start - fired < SETTLE:
+        return True, f"a run fired at {_iso(fired)}, less than {int(SETTLE.total_seconds())} s before {_iso(start)}"
+    if after.get("last_fire") != before.get("last_fire"):
+        return True, f"a run fired at {after.get('last_fire')}, between {_iso(start)} and the switch at {_iso(end)}"
+    if end - start > LOOKBACK - SETTLE:
+        return True, f"the switch at {_iso(end)} came too long after {_iso(start)} to see every start in the logs"
+    if started is not None and started >= start - SETTLE:
+        return True, f"an invocation started at {_iso(started)}, after {_iso(start - SETTLE)}"
+    return False, f"no run fired, was in flight or started between {_iso(start)} and the switch at {_iso(end)}"
 
 
 # ------------------------------------------------------------ injected clock

@@ -103,6 +103,47 @@ def test_rollback_stops_the_new_side_before_the_old_rule_is_enabled(proxy, pair,
     assert operations(proxy, mutating_only=True) == []
 
 
+def log_run(aws, function, at, request_id):
+    """One finished invocation of ``function`` logged at ``at`` (START, END)."""
+    logs, group = aws("logs"), f"/aws/lambda/{function}"
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+    started = int(at.timestamp() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": started, "message": f"START RequestId: {request_id} Version: $LATEST"},
+        {"timestamp": started + 2000, "message": f"END RequestId: {request_id}"}])
+
+
+@pytest.mark.parametrize("run_at, ran", [
+    (None, False),                                  # nothing ran: the state read at 03:10 is still current
+    (SLOT + timedelta(seconds=3), False),           # the 03:00 run, over before the reading
+    (SLOT + timedelta(minutes=11), True),           # an off-schedule invocation after the reading
+])
+def test_rollback_says_whether_anything_ran_since_an_earlier_reading(proxy, pair, clock, aws, run_at, ran):
+    assert not switch(proxy.url, clock.path).get("failed")
+    reading = switch(proxy.url, clock.path, live="old", check=True)["quiet"]  # rollback.yml: before the reconcile
+    assert reading["at"] == iso(SLOT + timedelta(minutes=10)) and reading["last_fire"] == iso(SLOT)
+    if run_at:
+        log_run(aws, "naverplace_send_inform_v2", run_at, "r-1")
+    clock(SLOT + timedelta(minutes=12))
+    back = switch(proxy.url, clock.path, live="old", since=reading)
+    assert back["changed"] and not back.get("failed"), back
+    assert back["ran_since"]["ran"] is ran, back["ran_since"]
+    assert back["quiet"]["last_start"] == (iso(run_at) if run_at else None)
+    assert switch(proxy.url, clock.path, live="old", since=reading)["ran_since"] is None  # nothing switched
+
+
+def test_a_slot_between_the_reading_and_the_switch_counts_as_a_run(proxy, pair, clock):
+    assert not switch(proxy.url, clock.path).get("failed")
+    reading = switch(proxy.url, clock.path, live="old", check=True)["quiet"]
+    clock(SLOT + timedelta(minutes=30))  # the 03:20 slot fired (no log needed: the schedule says so)
+    back = switch(proxy.url, clock.path, live="old", since=reading)
+    assert back["ran_since"] == {"ran": True, "reason": f"a run fired at {iso(SLOT + timedelta(minutes=20))}, between "
+                                 f"{iso(SLOT + timedelta(minutes=10))} and the switch at "
+                                 f"{iso(SLOT + timedelta(minutes=30))}"}
+
+
 def test_a_failed_second_write_undoes_the_first_and_says_what_it_left(proxy, pair, clock):
     proxy.script("PutTargets", "conflict", count=1)
     failed = switch(proxy.url, clock.path)

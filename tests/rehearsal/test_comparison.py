@@ -114,16 +114,22 @@ def test_each_fault_of_the_new_function_is_a_discrepancy_with_its_location(world
 def test_a_new_function_that_ignores_shadow_is_reported_as_shadow_leaks(world, tmp_path):
     """Issue 15: the mode is read from the new rule's target input; every SMS the new side delivered is a leak."""
     world.new_rule("shadow")
-    report_dir, leaks, rows = tmp_path / "reports", [], {}
+    report_dir, leaks, rows, looked = tmp_path / "reports", [], {}, []
     start = DAY + MORNING
     for index in range(4):
         world.scheduler.run(1, start=start if index == 0 else None, fault="shadow_leak")
         result = compare_slot(start + index * SLOT + grace(), report_dir, world.cfg)
+        # the same run looked at the slot that just ran, as a check-mode run of that slot alone would
+        look = compare_slot(start + index * SLOT + grace(), report_dir, world.cfg, check=True,
+                            slot=result["observed_slot"])
+        assert result["observed_shadow_leaks"] == look["shadow_leaks"], (result["observed_shadow_leaks"], look)
+        looked += result["observed_shadow_leaks"]
         if not result["baseline"]:
             assert result["new_mode"] == "shadow"
             leaks += result["shadow_leaks"]
             rows.update(result["slots"])
     assert leaks, "the leaking new function was not reported"
+    assert looked and {leak["slot"] for leak in looked} >= {leak["slot"] for leak in leaks}  # seen as soon as it ran
     assert sum(row["shadow_leaks"] for row in rows.values()) == len(leaks)
     assert all(row["shadow_leaks"] == row["sms_delivered"]["new"] for row in rows.values())
     assert all(row["match_percentage"] < 100 for row in rows.values() if row["shadow_leaks"])

@@ -25,6 +25,11 @@ def row(sms=0, telegram=0):
         {"slot": S1, "booking_num": "b_1", "sms_type": "confirm", "phone": "010-1234-5678"},
         {"slot": S1, "booking_num": "b_2", "sms_type": "guide", "phone": "010-2222-3333"}]}], "shadow", [(S1, 2, 0)]),
     ([{"slots": {S1: row(9)}, "shadow_leaks": []}], "shadow", []),
+    # the leak look at the slot that just ran, returned by the same comparison run
+    ([{"slots": {S1: row()}, "shadow_leaks": [], "observed_shadow_leaks": [
+        {"slot": S2, "booking_num": "b_1", "sms_type": "confirm", "phone": "010-1234-5678"}]}], "shadow", [(S2, 1, 0)]),
+    ([{"slots": {S1: row()}, "shadow_leaks": [], "observed_shadow_leaks": [
+        {"slot": S2, "booking_num": "b_1", "sms_type": "confirm", "phone": "010-1234-5678"}]}], "live", []),
 ])
 def test_leaks_of(results, mode, expected):
     assert [(leak["slot"], leak["sms"], leak["telegram"]) for leak in shadow.leaks_of(results, mode)] == expected

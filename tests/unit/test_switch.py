@@ -7,7 +7,8 @@ import pytest
 
 from module_utils.cutover.schedule import parse
 from module_utils.cutover.switch import (
-    PairState, Step, SwitchInputError, assess, clock_instant, in_flight, left_state, mode_of, plan, validate_range,
+    PairState, Step, SwitchInputError, assess, clock_instant, in_flight, last_start, left_state, mode_of, plan,
+    ran_between, validate_range,
 )
 
 UTC = timezone.utc
@@ -56,6 +57,40 @@ def test_in_flight_are_starts_without_their_end():
              (4, "END RequestId: a"), (5, "REPORT RequestId: a\tDuration: 1 ms"), (6, "START RequestId: c")]
     assert in_flight(lines) == ["b", "c"]
     assert in_flight([]) == []
+
+
+def test_last_start_is_the_newest_start_line():
+    lines = [(T.timestamp() * 1000, "START RequestId: a"), (T.timestamp() * 1000 + 9000, "END RequestId: a"),
+             (T.timestamp() * 1000 + 5000, " START RequestId: b"), (T.timestamp() * 1000 + 7000, '{"event": "sms"}')]
+    assert last_start(lines) == T + timedelta(seconds=5)
+    assert last_start([(1, "END RequestId: a")]) is None
+
+
+def reading(minutes, last_fire=T, in_flight=(), started=None):
+    """A Verdict.as_dict() taken ``minutes`` after T (the 03:00 fire)."""
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    return {"at": (T + timedelta(minutes=minutes)).strftime(iso), "last_fire": last_fire and last_fire.strftime(iso),
+            "in_flight": list(in_flight), "last_start": started and started.strftime(iso)}
+
+
+# rollback.yml: the reading before the first reconcile (03:10) and the one the switch was made in
+@pytest.mark.parametrize("before, after, ran, why", [
+    (reading(10, started=T), reading(12, started=T), False, "no run fired, was in flight or started"),
+    (reading(10, last_fire=None), reading(12, last_fire=None), False, "no run fired"),  # never fired yet
+    (None, reading(12), True, "no quiet-window reading"),
+    (reading(10), None, True, "no quiet-window reading"),
+    ({"at": "soon"}, reading(12), True, "unreadable"),
+    (reading(10, in_flight=["f:r1"]), reading(12), True, "1 invocation(s) were in flight at 2026-11-26T03:10:00Z"),
+    (reading(0.5), reading(12), True, "less than 60 s before"),  # that run's logs may not be in yet
+    (reading(10), reading(22, last_fire=T + timedelta(minutes=20)), True, "a run fired at 2026-11-26T03:20:00Z"),
+    (reading(1.5), reading(17), True, "too long after"),  # the switch's lookback no longer covers 03:01:30
+    (reading(10), reading(12, started=T + timedelta(minutes=11)), True, "an invocation started at 2026-11-26T03:11"),
+    (reading(10), reading(12, started=T + timedelta(minutes=9, seconds=30)), True, "started"),  # skew / log lag
+    (reading(10), reading(12, started=T + timedelta(minutes=8)), False, "no run fired"),  # before, and ended
+])
+def test_ran_between_two_readings(before, after, ran, why):
+    assert ran_between(before, after)[0] is ran
+    assert why in ran_between(before, after)[1]
 
 
 @pytest.mark.parametrize("at, running, quiet, reason", [
