@@ -41,6 +41,7 @@ class Chain:
     seed: int = 13
     rate: float = 0.2
     max_faults: int = 400
+    follow: bool = False  # run slots while a playbook waits for one (cutover.yml, rollback.yml: rehearsal.follow)
     log: list = field(default_factory=list)  # (phase, calls, faults injected, rc)
 
     def __post_init__(self):
@@ -57,7 +58,8 @@ class Chain:
         else:
             self.proxy.set_faults()
         try:
-            run = run_playbook(self.proxy, playbook, *args, env=self.env)
+            with self.following():
+                run = run_playbook(self.proxy, playbook, *args, env=self.env)
         finally:
             self.proxy.set_faults()
         self.log.append((playbook + (" (faults)" if faults else ""), len(run.calls), len(run.faults), run.rc))
@@ -79,6 +81,14 @@ class Chain:
             raise ChainError(f"{playbook}: the faulty run left work for a clean rerun: changed "
                              f"{again.recap().get('changed')}, writes {writes}\n{again.stdout[-3000:]}")
         return faulty
+
+    def following(self):
+        """A Follower on this world's clock while a playbook runs (with ``follow``), else nothing."""
+        from contextlib import nullcontext
+
+        from rehearsal.follow import Follower
+
+        return Follower(self.cfg) if self.follow else nullcontext()
 
     # --- the world
     def scheduler(self):
@@ -190,7 +200,8 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
     force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
     converges, and a fault-free rerun changes nothing."""
     url = chain.proxy.state.upstream
-    crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
+    with chain.following():
+        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
     if not crashed.killed:
         return {"after": after, "killed": False, "mutating": len(crashed.mutating), "rc": crashed.rc}
     if len(crashed.mutating) != after:
