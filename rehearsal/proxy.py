@@ -450,9 +450,10 @@ class FaultProxy:
         self.state.configure(FaultConfig.from_dict(kwargs))
 
     def script(self, match: str, kind: str, count: int = 1) -> None:
-        """Answer the next ``count`` requests matching ``match`` as ``kind`` (conflict | pending)."""
-        if kind not in ("conflict", "pending"):
-            raise ValueError(f"kind must be conflict or pending, not {kind}")
+        """Answer the next ``count`` requests matching ``match`` as ``kind`` (conflict | pending, or one of
+        ``TRANSIENT``: a burst of faults on one call)."""
+        if kind not in ("conflict", "pending") + TRANSIENT:
+            raise ValueError(f"kind must be conflict, pending or one of {', '.join(TRANSIENT)}, not {kind}")
         with self.state.lock:
             self.state.scripts.append(Script(match, kind, count))
 

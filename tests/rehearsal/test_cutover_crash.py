@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rehearsal.soak import Chain, crash_and_recover
+from rehearsal.soak import Chain, crash_and_recover, switch_left
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
 from tests.rehearsal.cutover_world import dp2, events, pair, rehearsal  # noqa: F401 (fixture)
 
@@ -18,18 +18,14 @@ def test_cutover_killed_between_the_switchs_two_writes_leaves_one_gap_the_rerun_
         rehearsal, aws, proxy, state_dir):
     dp2(proxy.url)
     chain = Chain(proxy, state_dir.parent, follow=True)
-    left = []
-
-    def neither_live_and_no_slot_ran(url):
-        # the kill left the old rule disabled and the new input still shadow: neither side live, never both;
-        # no slot fired since (the quiet window; here the clock stands still until a playbook waits for it)
-        left.append((pair(aws), len(rehearsal.scheduler.recorders.runs.all())))
-
     runs_before = len(rehearsal.scheduler.recorders.runs.all())
-    outcome = crash_and_recover(chain, "cutover.yml", (), SWITCH_FIRST_WRITE, check=neither_live_and_no_slot_ran)
+    outcome = crash_and_recover(chain, "cutover.yml", (), SWITCH_FIRST_WRITE, check=switch_left(chain),
+                                clean_rerun=False)  # cutover.yml's idempotence: test_cutover_playbooks.py
     assert outcome["killed"] and outcome["operation"] == "DisableRule", outcome
     assert outcome["lock_left"] and outcome["forced_unlock"], outcome
-    assert left == [(("DISABLED", "ENABLED", "shadow"), runs_before)], left
+    # the kill left the old rule disabled and the new input still shadow: neither side live (never both), and
+    # no slot ran since (the quiet window; here the clock stands still until a playbook waits for a slot)
+    assert outcome["left"] == {"pair": ("DISABLED", "ENABLED", "shadow"), "live": None, "runs": runs_before}, outcome
     # the rerun finished the switch (the new input live) and verified the first live slot
     assert pair(aws) == ("DISABLED", "ENABLED", "live")
     ok = [e for e in events(proxy.url, "cutover.yml") if e.get("result") == "ok"]
