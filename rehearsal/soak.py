@@ -113,7 +113,7 @@ class Chain:
 
         report = check_world(self.cfg)
         if not report.ok:
-            raise ChainError(f"the customer invariant broke: {report.summary()}")
+            raise ChainError(f"the customer invariant broke: {report.summary()}; {report.violations[:3]}")
         return report
 
     # --- phases
