@@ -55,6 +55,7 @@ RETRY_ERROR_CODES = [
     "ProvisionedThroughputExceededException",  # DynamoDB 400 (the ledger, the tables, the comparison scan)
     "SlowDown",  # S3 503 (the state bucket)
     "RequestTimeout",  # S3 400: the upload was too slow, send it again
+    "500", "502", "503", "504",  # S3 HEAD (HeadBucket, HeadObject): no body, the code is the HTTP status
 ]
 NOT_FOUND = "ResourceNotFoundException"
 
