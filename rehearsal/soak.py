@@ -275,7 +275,10 @@ def crash_the_switch(chain: Chain, after: int, scenario: int = 2) -> list:
             raise ChainError(f"{playbook} after the crash at call {after} left {pair}: {want} should be live")
         outcomes.append(outcome)
     chain.slots(1)
-    chain.invariant()
+    try:
+        chain.invariant()
+    except ChainError as exc:
+        raise ChainError(f"{exc}; after these crashes: {outcomes}") from None
     return outcomes
 
 
