@@ -35,9 +35,9 @@ def one_world(url: str, work: Path, seed: int) -> Chain:
     return chain
 
 
-def soak(url: str, root: Path, runs: int, deadline: float) -> dict:
+def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1) -> dict:
     done, failures, faults, calls, seconds = 0, [], 0, 0, []
-    for seed in range(1, runs + 1):
+    for seed in range(first, first + runs):
         if time.monotonic() > deadline:
             break
         started = time.monotonic()
@@ -132,6 +132,7 @@ def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--crash-points", default="all", help="all, or the highest mutating call to crash after")
     parser.add_argument("--minutes", type=float, default=600)
     parser.add_argument("--crash-playbooks", default="start_parallel,switch",
@@ -145,7 +146,7 @@ def main() -> int:
         notify_recorder.start()
         try:
             started = time.monotonic()
-            soaked = soak(server.url, root, args.runs, deadline)
+            soaked = soak(server.url, root, args.runs, deadline, args.first_seed)
             which = args.crash_playbooks.split(",") if args.crash_points != "0" else []
             crashed = crashes(server.url, root, points, deadline) if "start_parallel" in which else {}
             switched = switch_crashes(server.url, root, points, deadline) if "switch" in which else {}
