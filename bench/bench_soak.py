@@ -1,9 +1,11 @@
 """Soak (issue 13 items 1 and 3): the rehearsal, seed to Decision Point 1, again and again with different
 fault seeds (20 % transient faults per service in every phase), each in a fresh emulator world; then
-start_parallel.yml killed right after each of its mutating calls in turn. Every run must converge and keep
+start_parallel.yml killed right after each of its mutating calls in turn; then, on one world brought to a
+Decision Point 2 go, cutover.yml and rollback.yml -e scenario=2 killed after each of their mutating calls. Every run must converge and keep
 the customer invariant. Prints the figures for bench/BENCHMARKS.md and README "Reliability".
 
     .venv/bin/python bench/bench_soak.py [--runs 50] [--crash-points all|N] [--minutes M]
+        [--crash-playbooks start_parallel,switch]
 
 `--minutes` stops starting new runs after that long (the figures say how many ran).
 """
@@ -22,7 +24,7 @@ from rehearsal import emulator as emu
 from rehearsal import notify_recorder
 from rehearsal.image_archive import build_archive
 from rehearsal.proxy import FaultProxy
-from rehearsal.soak import Chain, ChainError, crash_and_recover
+from rehearsal.soak import Chain, ChainError, crash_and_recover, crash_the_switch
 
 
 def one_world(url: str, work: Path, seed: int) -> Chain:
@@ -33,9 +35,9 @@ def one_world(url: str, work: Path, seed: int) -> Chain:
     return chain
 
 
-def soak(url: str, root: Path, runs: int, deadline: float) -> dict:
+def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1) -> dict:
     done, failures, faults, calls, seconds = 0, [], 0, 0, []
-    for seed in range(1, runs + 1):
+    for seed in range(first, first + runs):
         if time.monotonic() > deadline:
             break
         started = time.monotonic()
@@ -86,11 +88,56 @@ def crashes(url: str, root: Path, points, deadline: float) -> dict:
             "failed": [o for o in outcomes if "failed" in o]}
 
 
+def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int = 2) -> dict:
+    """One world brought by the chain (no faults) to a recorded Decision Point 2 go; then for k = 1, 2, ...:
+    cutover.yml killed after its k-th mutating call and recovered, rollback.yml -e scenario=N the same (back to
+    the parallel run for k + 1); the rule pair right after each kill, one slot and the invariant after each k."""
+    from tests.rehearsal.cutover_world import dp2
+
+    chain = one_world(url, root / "switch", 7)
+    chain.rate, outcomes = 0.0, []
+    try:
+        chain.seed_world()
+        for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
+            chain.must(chain.run(playbook), playbook)
+        chain.must(chain.run("start_parallel.yml", "-e", f"cutover_compare_as_of={chain.as_of()}"), "start_parallel.yml")
+        chain.slots(3)
+        dp2(chain.proxy.url)
+        chain.follow = True
+        for after in points:
+            if time.monotonic() > deadline:
+                break
+            started = time.monotonic()
+            try:
+                pair = crash_the_switch(chain, after, scenario)
+            except ChainError as exc:
+                pair = [{"after": after, "failed": str(exc)[:1500]}]
+            for outcome in pair:
+                print(f"crash after mutating call {after} ({time.monotonic() - started:.0f} s): {outcome}", flush=True)
+            outcomes.extend(pair)
+            if any("failed" in o for o in pair) or not any(o.get("killed") for o in pair):
+                break  # past the last mutating call of both playbooks (or a failure: the world is not trusted)
+    finally:
+        chain.proxy.stop()
+    figures = {}
+    for playbook in ("cutover.yml", "rollback.yml"):
+        mine = [o for o in outcomes if o.get("playbook") == playbook]
+        figures[playbook] = {"points": len([o for o in mine if o.get("killed")]),
+                             "recovered": len([o for o in mine if o.get("killed")]),
+                             "neither_live_after_kill": [o["after"] for o in mine if (o.get("left") or {}).get("live") is None
+                                                         and o.get("killed")],
+                             "operations": [o.get("operation") for o in mine if o.get("killed")]}
+    return {**figures, "failed": [o for o in outcomes if "failed" in o]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--crash-points", default="all", help="all, or the highest mutating call to crash after")
     parser.add_argument("--minutes", type=float, default=600)
+    parser.add_argument("--crash-playbooks", default="start_parallel,switch",
+                        help="start_parallel (start_parallel.yml), switch (cutover.yml and rollback.yml -e scenario=2)")
     args = parser.parse_args()
     deadline = time.monotonic() + args.minutes * 60
     points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
@@ -100,12 +147,15 @@ def main() -> int:
         notify_recorder.start()
         try:
             started = time.monotonic()
-            soaked = soak(server.url, root, args.runs, deadline)
-            crashed = crashes(server.url, root, points, deadline) if args.crash_points != "0" else {}
+            soaked = soak(server.url, root, args.runs, deadline, args.first_seed)
+            which = args.crash_playbooks.split(",") if args.crash_points != "0" else []
+            crashed = crashes(server.url, root, points, deadline) if "start_parallel" in which else {}
+            switched = switch_crashes(server.url, root, points, deadline) if "switch" in which else {}
         finally:
             notify_recorder.stop()
-        print(json.dumps({"soak": soaked, "crash": crashed, "wall_s": round(time.monotonic() - started)}, indent=1))
-        return 0 if not soaked["failures"] and not crashed.get("failed") else 1
+        print(json.dumps({"soak": soaked, "crash": crashed, "switch": switched,
+                          "wall_s": round(time.monotonic() - started)}, indent=1))
+        return 0 if not soaked["failures"] and not crashed.get("failed") and not switched.get("failed") else 1
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ rpc-v2-cbor):
 
 ``TRANSIENT`` is the mix of the first four, which botocore and the modules retry.
 
-A kill trigger (``proxy.kill_after(n, pgid)``) sends SIGKILL to a process group
-right after the n-th mutating call the emulator answered (the answer is sent
-first); from then on no request is forwarded, so exactly n mutating calls reached
+A kill trigger (``proxy.kill_after(n, pid)``) sends SIGKILL to a process, its group
+and every descendant (ansible's workers run in sessions of their own) right after
+the n-th mutating call the emulator answered (the answer is sent first); from then on no request is forwarded, so exactly n mutating calls reached
 the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
 (endpoint = proxy URL) and returns its outcome with the calls counted.
 
@@ -38,6 +38,7 @@ to ``State: Pending`` / ``LastUpdateStatus: InProgress``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -353,14 +354,57 @@ def _make_handler(state: ProxyState):
                 conn.close()
             pgid = state.count_forwarded(mutating)
             if pgid:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_tree(pgid)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
     return Handler
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state"
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it."""
+    tree, found, todo = _children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL `root`, its process group and every descendant, as a crash of the operator's machine would.
+
+    ansible-playbook's workers call setsid(), so the module a worker runs is in another process group:
+    killing the playbook's group alone leaves that module running (it would finish its writes).
+    The tree is stopped first (SIGSTOP) until it stops growing, then killed."""
+    stopped: set[int] = set()
+    while True:
+        fresh = [pid for pid in process_tree(root) if pid not in stopped]
+        if not fresh:
+            break
+        for pid in fresh:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped.update(fresh)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(root, signal.SIGKILL)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _pending(data: bytes) -> bytes:
@@ -406,9 +450,10 @@ class FaultProxy:
         self.state.configure(FaultConfig.from_dict(kwargs))
 
     def script(self, match: str, kind: str, count: int = 1) -> None:
-        """Answer the next ``count`` requests matching ``match`` as ``kind`` (conflict | pending)."""
-        if kind not in ("conflict", "pending"):
-            raise ValueError(f"kind must be conflict or pending, not {kind}")
+        """Answer the next ``count`` requests matching ``match`` as ``kind`` (conflict | pending, or one of
+        ``TRANSIENT``: a burst of faults on one call)."""
+        if kind not in ("conflict", "pending") + TRANSIENT:
+            raise ValueError(f"kind must be conflict, pending or one of {', '.join(TRANSIENT)}, not {kind}")
         with self.state.lock:
             self.state.scripts.append(Script(match, kind, count))
 
@@ -428,7 +473,8 @@ class FaultProxy:
         return [c for c in self.calls() if c["fault"]]
 
     def kill_after(self, count: int, pgid: int) -> None:
-        """SIGKILL process group `pgid` right after the `count`-th mutating call from now (0: disarm)."""
+        """SIGKILL process `pgid`, its group and its descendants right after the `count`-th mutating call from
+        now (0: disarm)."""
         with self.state.lock:
             self.state.kill_after, self.state.kill_pgid = count, pgid
             self.state.forwarded_mutating, self.state.killed = 0, False
@@ -486,7 +532,7 @@ def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None 
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc.pid)
         stdout, stderr = proc.communicate()
     killed = proxy.killed
     proxy.kill_after(0, 0)  # disarmed: the proxy forwards again (for the rerun)

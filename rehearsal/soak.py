@@ -45,6 +45,7 @@ class Chain:
     seed: int = 13
     rate: float = 0.2
     max_faults: int = 400
+    follow: bool = False  # run slots while a playbook waits for one (cutover.yml, rollback.yml: rehearsal.follow)
     log: list = field(default_factory=list)  # (phase, calls, faults injected, rc)
 
     def __post_init__(self):
@@ -61,7 +62,8 @@ class Chain:
         else:
             self.proxy.set_faults()
         try:
-            run = run_playbook(self.proxy, playbook, *args, env=self.env)
+            with self.following():
+                run = run_playbook(self.proxy, playbook, *args, env=self.env)
         finally:
             self.proxy.set_faults()
         self.log.append((playbook + (" (faults)" if faults else ""), len(run.calls), len(run.faults), run.rc))
@@ -83,6 +85,14 @@ class Chain:
             raise ChainError(f"{playbook}: the faulty run left work for a clean rerun: changed "
                              f"{again.recap().get('changed')}, writes {writes}\n{again.stdout[-3000:]}")
         return faulty
+
+    def following(self):
+        """A Follower on this world's clock while a playbook runs (with ``follow``), else nothing."""
+        from contextlib import nullcontext
+
+        from rehearsal.follow import Follower
+
+        return Follower(self.cfg) if self.follow else nullcontext()
 
     # --- the world
     def scheduler(self):
@@ -107,7 +117,7 @@ class Chain:
 
         report = check_world(self.cfg)
         if not report.ok:
-            raise ChainError(f"the customer invariant broke: {report.summary()}")
+            raise ChainError(f"the customer invariant broke: {report.summary()}; {report.violations[:3]}")
         return report
 
     # --- phases
@@ -201,13 +211,17 @@ def force_unlock(url: str, reason: str) -> dict:
                                          "unlock_reason": reason, "playbook": "crash test"}, url)
 
 
-def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False) -> dict:
+def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False,
+                      clean_rerun: bool = True) -> dict:
     """SIGKILL `playbook` right after its `after`-th mutating call, check the state it left (``check(url)``),
     force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
-    converges, and a fault-free rerun changes nothing."""
+    converges, and (with `clean_rerun`) a fault-free rerun changes nothing. When the playbook ends before
+    its `after`-th mutating call it must have succeeded ("killed": False)."""
     url = chain.proxy.state.upstream
-    crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
+    with chain.following():
+        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
     if not crashed.killed:
+        chain.must(crashed, f"{playbook} (it made fewer than {after} mutating calls)")
         return {"after": after, "killed": False, "mutating": len(crashed.mutating), "rc": crashed.rc}
     if len(crashed.mutating) != after:
         raise ChainError(f"{after} mutating calls were to reach the emulator, {len(crashed.mutating)} did")
@@ -215,22 +229,73 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
     lock = left.get("lock")
     if lock and lock.get("playbook") != playbook:
         raise ChainError(f"the lock left after the crash names {lock.get('playbook')}, not {playbook}")
-    if check:
-        check(url)
+    left_by_kill = check(url) if check else None
+    reason = f"{playbook} was killed after mutating call {after} (crash test)"
     if lock:
-        unlocked = force_unlock(url, f"{playbook} was killed after mutating call {after} (crash test)")
+        unlocked = force_unlock(url, reason)
         if not unlocked.get("released"):
             raise ChainError(f"force_unlock did not release the lock: {unlocked}")
     chain.must(chain.run(playbook, *args, faults=faults), f"{playbook} rerun after the crash at call {after}")
-    again = chain.must(chain.run(playbook, *args), f"{playbook} second rerun after the crash at call {after}")
-    if again.recap().get("changed", 0) or migration_writes(again.calls):
-        raise ChainError(f"{playbook} did not converge after the crash at call {after}: {again.stdout[-3000:]}")
+    if clean_rerun:
+        again = chain.must(chain.run(playbook, *args), f"{playbook} second rerun after the crash at call {after}")
+        if again.recap().get("changed", 0) or migration_writes(again.calls):
+            raise ChainError(f"{playbook} did not converge after the crash at call {after}: {again.stdout[-3000:]}")
     events = ledger_read(url)["events"]
-    forced = [e for e in events if e.get("kind") == "force_unlock"]
+    forced = [e for e in events if e.get("kind") == "force_unlock" and reason in str(e)]
     if lock and not forced:
         raise ChainError(f"the ledger does not show the interrupted run: {events[:5]}")
     return {"after": after, "killed": True, "lock_left": bool(lock), "operation": crashed.mutating[-1]["operation"],
-            "forced_unlock": bool(forced)}
+            "forced_unlock": bool(forced), "left": left_by_kill}
+
+
+# --- the switch: cutover.yml and rollback.yml crashed at every step
+def rule_pair(url: str) -> tuple:
+    """(old rule state, new rule state, new target's mode) read from the emulator itself."""
+    import json
+
+    import boto3
+
+    cfg = Config()
+    events = boto3.client("events", endpoint_url=url, region_name="ap-northeast-2", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    (target,) = events.list_targets_by_rule(Rule=cfg.new_rule)["Targets"]
+    return (events.describe_rule(Name=cfg.old_rule)["State"], events.describe_rule(Name=cfg.new_rule)["State"],
+            json.loads(target.get("Input") or "{}").get("mode"))
+
+
+def live_side(pair: tuple) -> str | None:
+    old, new = pair[0] == "ENABLED", pair[1] == "ENABLED" and pair[2] == "live"
+    return "both" if old and new else "old" if old else "new" if new else None
+
+
+def switch_left(chain: Chain):
+    """A ``check`` for crash_and_recover: the rule pair right after the kill, never both sides live, and no slot
+    run since the kill (here the clock stands still; on AWS the quiet window keeps the next slot >= margin away)."""
+    def check(url):
+        pair, runs = rule_pair(url), len(chain.scheduler().recorders.runs.all())
+        if live_side(pair) == "both":
+            raise ChainError(f"the crash left both sides live: {pair}")
+        return {"pair": pair, "live": live_side(pair), "runs": runs}
+    return check
+
+
+def crash_the_switch(chain: Chain, after: int, scenario: int = 2) -> list:
+    """cutover.yml killed after its `after`-th mutating call and recovered, then rollback.yml -e scenario=N the
+    same: the rule pair after each kill, the live side after each recovery, one slot, the invariant."""
+    outcomes = []
+    for playbook, args, want in (("cutover.yml", (), "new"), ("rollback.yml", ("-e", f"scenario={scenario}"), "old")):
+        check = switch_left(chain)
+        outcome = dict(crash_and_recover(chain, playbook, args, after, check=check, clean_rerun=False), playbook=playbook)
+        pair = rule_pair(chain.proxy.state.upstream)
+        if live_side(pair) != want:
+            raise ChainError(f"{playbook} after the crash at call {after} left {pair}: {want} should be live")
+        outcomes.append(outcome)
+    chain.slots(1)
+    try:
+        chain.invariant()
+    except ChainError as exc:
+        raise ChainError(f"{exc}; after these crashes: {outcomes}") from None
+    return outcomes
 
 
 # --- two operators (issue 13 item 4)

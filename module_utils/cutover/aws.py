@@ -22,12 +22,17 @@ How a module uses it (library/schedule_rule.py is the model)::
 - ``get_or_none`` is the one "read it, or None when it does not exist" pattern (pass the service's
   not-found codes when they are not ``ResourceNotFoundException``).
 - ``retry_decorator(extra)`` adds only the codes that ``AWSRetry.jittered_backoff()`` misses; pass
-  per service the codes that mean "try again" there (``ResourceConflictException`` for Lambda).
+  per service the codes that mean "try again" there (``ResourceConflictException`` for Lambda); it also
+  retries a dropped or timed-out connection once botocore's own retries gave up (``CONNECTION_RETRIES``).
 - Waiters: ``client.get_waiter(name).wait(..., WaiterConfig=custom_waiter_config(timeout))`` from
   amazon.aws ``module_utils.waiter``; paging: ``paginated_query_with_retries`` from
   ``module_utils.botocore``; tags: ``compare_aws_tags`` from ``module_utils.tagging``.
 """
 from __future__ import annotations
+
+import functools
+import random
+import time
 
 try:
     import botocore
@@ -50,6 +55,7 @@ RETRY_ERROR_CODES = [
     "ProvisionedThroughputExceededException",  # DynamoDB 400 (the ledger, the tables, the comparison scan)
     "SlowDown",  # S3 503 (the state bucket)
     "RequestTimeout",  # S3 400: the upload was too slow, send it again
+    "500", "502", "503", "504",  # S3 HEAD (HeadBucket, HeadObject): no body, the code is the HTTP status
 ]
 NOT_FOUND = "ResourceNotFoundException"
 
@@ -58,12 +64,43 @@ class InputError(Exception):
     """Input a module cannot apply; raised before any mutating call, its message says what to do."""
 
 
+# A connection closed or timed out before an answer: botocore retries it itself (4 retries in the legacy and
+# standard modes), then raises a BotoCoreError that AWSRetry (ClientError codes only) does not retry, so a
+# burst of dropped connections on one call failed the module. The call is tried again this many times more.
+CONNECTION_RETRIES = 4
+
+
+def _connection_errors():
+    return (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+
+
 def retry_decorator(extra_codes: list[str] | None = None):
-    """The retry policy every custom module uses; pass extra codes per service."""
-    return AWSRetry.jittered_backoff(
+    """The retry policy every custom module uses; pass extra codes per service.
+
+    AWSRetry's jittered backoff on the transient codes, and around it the retry of a dropped or timed-out
+    connection (``CONNECTION_RETRIES``, jittered backoff up to 20 s)."""
+    by_code = AWSRetry.jittered_backoff(
         retries=10, delay=1, max_delay=20,
         catch_extra_error_codes=RETRY_ERROR_CODES + list(extra_codes or []),
     )
+
+    def decorator(call):
+        retried = by_code(call)
+
+        @functools.wraps(call)
+        def with_connection_retries(*args, **kwargs):
+            for attempt in range(CONNECTION_RETRIES + 1):
+                try:
+                    return retried(*args, **kwargs)
+                except _connection_errors():
+                    if attempt == CONNECTION_RETRIES:
+                        raise
+                    time.sleep(random.uniform(0, min(20, 2 ** attempt)))
+            return None  # not reached
+
+        return with_connection_retries
+
+    return decorator
 
 
 def get_or_none(call, *, missing=NOT_FOUND, **kwargs):
