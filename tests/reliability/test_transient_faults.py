@@ -63,6 +63,7 @@ def converge(proxy, env) -> list:
     return runs
 
 
+@pytest.mark.slow
 def test_transient_faults_change_nothing_in_the_end_state(bootstrapped, emulator, proxy, aws, archive, tmp_path):
     converge(proxy, _env(tmp_path, archive, "clean"))
     reference = end_state(aws)
@@ -110,6 +111,7 @@ def _unused(proxy) -> list:
     return [(s.match, s.kind, s.count) for s in proxy.state.scripts if s.count]
 
 
+@pytest.mark.slow
 def test_lambda_not_ready_every_step_waits_and_succeeds(bootstrapped, proxy, aws, archive, tmp_path):
     """Pending / InProgress and ResourceConflictException during creation, update, publish and alias moves."""
     env = _env(tmp_path, archive, "reports")
