@@ -27,7 +27,10 @@ emulator-stop:
 demo: setup
 	$(BIN)/python -m rehearsal.demo
 
-test: setup browser pytest molecule lint
+# molecule (one playbook at a time: about one core) and lint (one core) run side by side after pytest (two
+# workers); each one's output is printed whole when it ends (--output-sync), and either failing fails the target.
+test: setup browser pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target molecule lint
 
 # Headless Chromium for the status page test (tests/test_status_page_browser.py): Debian's
 # `chromium`, installed only when missing and only as root with apt-get; otherwise that test skips

@@ -2,6 +2,9 @@
 
 Each playbook goes through the four steps (check -> changed, apply -> changed, check -> not
 changed, apply -> not changed); the last apply makes no mutating AWS call (seen by the proxy).
+The apply meets 20 % transient faults (issue 13 item 1: the proxy's per-service mix of throttling, 500,
+503 and dropped connections): the fault-free check and apply after it find nothing left to do, and the
+end state is the one asserted below, the one a run without faults leaves.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 import pytest
 
 from rehearsal.image_archive import build_archive
+from rehearsal.proxy import TRANSIENT
 from tests.ansible_runner import run_playbook
 from tests.conftest import STATE_BUCKET, migration_writes
 
@@ -25,13 +29,25 @@ def operator_env(bootstrapped, proxy, tmp_path, state_dir):
             "CUTOVER_REPORTS_DIR": str(tmp_path / "reports")}
 
 
-def four_steps(playbook, env, proxy):
+FAULTS = {"rate": 0.2, "kinds": list(TRANSIENT), "seed": 13, "max_faults": 500}
+
+
+def four_steps(playbook, env, proxy, seen=None):
+    """The four steps; the apply through FAULTS, its calls and faults appended to `seen`."""
     runs = {}
     for step, check in (("check", True), ("apply", False), ("recheck", True), ("reapply", False)):
         proxy.clear()
-        run = run_playbook(playbook, check=check, diff=True, env=env)
-        assert run.rc == 0, f"{playbook} {step}:\n{run.messages()}\n{run.stdout[-3000:]}"
+        if step == "apply":
+            proxy.set_faults(**FAULTS)
+        try:
+            run = run_playbook(playbook, check=check, diff=True, env=env)
+        finally:
+            proxy.set_faults()
+        faults = [(c["service"], c["operation"], c["fault"]) for c in proxy.injected()]
+        assert run.rc == 0, f"{playbook} {step} (faults {faults}):\n{run.messages()}\n{run.stdout[-3000:]}"
         runs[step] = (run, migration_writes(proxy.calls()))
+        if step == "apply" and seen is not None:
+            seen.append((len(proxy.calls()), proxy.injected()))
     assert runs["check"][0].changed > 0 and runs["apply"][0].changed > 0
     assert runs["check"][1] == [], f"check mode wrote: {runs['check'][1]}"
     assert runs["recheck"][0].changed == 0 and runs["reapply"][0].changed == 0, runs["reapply"][0].stdout[-3000:]
@@ -41,7 +57,8 @@ def four_steps(playbook, env, proxy):
 
 @pytest.mark.slow
 def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
-    deployed = four_steps("deploy_image.yml", operator_env, proxy)
+    seen = []
+    deployed = four_steps("deploy_image.yml", operator_env, proxy, seen)
     digest = deployed.task_results("Push the archive")[0]["digest"]
     details = aws("ecr").describe_images(repositoryName="naver-sms-automation")["imageDetails"]
     assert [(d["imageDigest"], sorted(d["imageTags"])) for d in details] == [(digest, ["latest", "v1.0.0"])]
@@ -51,7 +68,10 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     assert json.loads((tmp_path / "reports" / "image-v1.0.0.json").read_text()) == record  # the local copy
     assert deployed.result["global_custom_stats"]["image_digest"] == digest
 
-    four_steps("create_function.yml", operator_env, proxy)
+    four_steps("create_function.yml", operator_env, proxy, seen)
+    faults = [c for _, injected in seen for c in injected]
+    assert len(faults) >= 0.1 * sum(calls for calls, _ in seen), faults  # the applies met the mix, and converged
+    assert {c["fault"] for c in faults} == set(TRANSIENT) and {c["service"] for c in faults} >= {"ecr", "lambda"}
     function = aws("lambda").get_function(FunctionName=FUNCTION)
     config = function["Configuration"]
     assert function["Code"]["ImageUri"].endswith("@" + digest)
@@ -59,6 +79,8 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     assert not (config.get("Environment") or {}).get("Variables")
     alias = aws("lambda").get_alias(FunctionName=FUNCTION, Name="live")
     assert alias["FunctionVersion"] == "1"
+    versions = [v["Version"] for v in aws("lambda").list_versions_by_function(FunctionName=FUNCTION)["Versions"]]
+    assert versions == ["$LATEST", "1"]  # one version published, also where the publish met a fault
     rule = aws("events").describe_rule(Name=RULE)
     assert (rule["State"], rule["ScheduleExpression"]) == ("DISABLED", "cron(0/20 * * * ? *)")
     targets = aws("events").list_targets_by_rule(Rule=RULE)["Targets"]

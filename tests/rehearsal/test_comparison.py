@@ -185,6 +185,7 @@ def test_seeding_sms_v2_before_shadow_prevents_spurious_confirmations(world, aws
         assert result["total"]["match_percentage"] < 100
 
 
+@pytest.mark.slow
 def test_compare_playbook_check_apply_rerun(world, bootstrapped, aws, proxy, tmp_path):
     """Without a baseline compare.yml refuses; check mode says changed and writes nothing; compare.yml
     publishes at the slot time, then writes the evidence to the bucket; a rerun changes nothing."""

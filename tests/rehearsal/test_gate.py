@@ -130,6 +130,7 @@ def test_bad_input_fails_before_any_aws_call(proxy, overrides, message):
     assert proxy.calls() == []
 
 
+@pytest.mark.slow
 def test_gate_playbook_prints_each_criterion_and_fails_after_a_no_go(world, bootstrapped, aws, tmp_path):
     """gate.yml on the test inventory: every criterion printed, the decision recorded in the ledger,
     a no_go recorded and then the play failed."""

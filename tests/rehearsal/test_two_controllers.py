@@ -1,10 +1,18 @@
-"""Two controllers, one migration (about 2 minutes idle; 7 under a heavy load): compare.yml run alternately from two separate clones of the
-repository (separate reports/, nothing shared but AWS) gives the same evidence and metrics as one
-controller running every slot; a third fresh clone's status.yml sees every compared slot."""
+"""Two controllers, one migration: compare.yml run alternately from two separate clones of the repository
+(separate reports/, nothing shared but AWS) gives the same evidence and metrics as one controller running
+every slot, also for a slot compared through 20 % transient faults; both clones comparing the same slot at
+once: one proceeds, the other is refused by the lock naming owner, ticket, playbook and age; a third fresh
+clone's status.yml sees every compared slot.
+
+`make test` runs 4 alternating slots (about a minute idle); bench/bench_long_tests.py runs the same
+test with 12 (CUTOVER_TWO_CONTROLLERS_SLOTS)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -12,12 +20,15 @@ import pytest
 from module_utils.cutover import compare_aws
 from module_utils.cutover.compare_plan import parse_time
 from rehearsal.comparison import compare_slot, grace
+from rehearsal.proxy import TRANSIENT
 from tests.ansible_runner import PROJECT_DIR, run_playbook
 from tests.conftest import STATE_BUCKET
 from tests.rehearsal.conftest import DAY, bucket_baseline
 
 SLOT = timedelta(minutes=20)
-SLOTS = 12
+SLOTS = int(os.environ.get("CUTOVER_TWO_CONTROLLERS_SLOTS", "4"))  # alternating slots (the bench: 12)
+FAULTY = 1  # the slot whose compare.yml goes through the proxy's transient faults
+TICKET = "CHG0000042"
 PREFIX = "comparison/123456789012/ap-northeast-2/evidence/"
 
 
@@ -26,8 +37,21 @@ def clone(target):
     return target
 
 
+def both_at_once(controllers, as_of):
+    """compare.yml started from both clones at the same moment, for the same slot."""
+    start = threading.Barrier(len(controllers))
+
+    def operator(home):
+        start.wait()
+        return run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": as_of, "change_ticket": TICKET},
+                            project_dir=home, env={"CUTOVER_REPORTS_DIR": str(home / "reports")})
+
+    with ThreadPoolExecutor(len(controllers)) as pool:
+        return list(pool.map(operator, controllers))
+
+
 @pytest.mark.slow
-def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, aws, tmp_path, monkeypatch):
+def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, aws, proxy, tmp_path, monkeypatch):
     controllers = [clone(tmp_path / "cron-host"), clone(tmp_path / "laptop")]
     # the reference: one controller comparing every slot in-process, its state in its own directory
     # (it publishes nothing, so every datapoint in CloudWatch comes from the two clones)
@@ -43,14 +67,32 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
         world.scheduler.run(1)
         as_of = (start + (index + 1) * SLOT + grace()).strftime("%Y-%m-%dT%H:%M:%SZ")
         home = controllers[index % 2]
-        run = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": as_of}, project_dir=home,
-                           env={"CUTOVER_REPORTS_DIR": str(home / "reports")})
+        env = {"CUTOVER_REPORTS_DIR": str(home / "reports")}
+        if index == FAULTY:  # through the proxy, 20 % of the calls answered by a transient fault
+            env["CUTOVER_EMULATOR_URL"] = proxy.url
+            proxy.set_faults(rate=0.2, kinds=list(TRANSIENT), seed=21, max_faults=400)
+        run = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": as_of}, project_dir=home, env=env)
+        if index == FAULTY:
+            proxy.set_faults()
+            assert proxy.injected(), "the faulty slot met no fault"
         assert run.rc == 0, f"slot {index} from {home.name}: {run.messages()}"
         compare_slot(start + (index + 1) * SLOT + grace(), reference, world.cfg)
 
+    # the next slot, compared by both clones at once: one proceeds, the other is refused naming the holder
+    world.scheduler.run(1)
+    as_of = start + (SLOTS + 1) * SLOT + grace()
+    runs = both_at_once(controllers, as_of.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert sorted(run.rc != 0 for run in runs) == [False, True], [run.messages()[-2000:] for run in runs]
+    refused = " ".join(next(run for run in runs if run.rc).messages().split())
+    for part in ("the migration is locked by another run: owner", f"ticket {TICKET}", "playbook compare.yml",
+                 "ago (", "Wait until that run ends"):
+        assert part in refused, refused[-3000:]
+    compare_slot(as_of, reference, world.cfg)
+    compared = SLOTS + 1
+
     s3 = aws("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=PREFIX)["Contents"])
-    assert len(keys) == SLOTS  # the 12 compared slots (the baseline, start_parallel.yml, publishes nothing)
+    assert len(keys) == compared  # the baseline (start_parallel.yml's) publishes nothing
     expected = sorted(p.name for p in (reference / "state" / "comparison" / "evidence").iterdir())
     assert [k.rsplit("/", 1)[1] for k in keys] == expected
     cloudwatch = aws("cloudwatch")
@@ -69,10 +111,10 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
             assert [(p["SampleCount"], p["Sum"]) for p in points] == [(1.0, float(value))], (key, metric)
     summaries = [json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=k)["Body"].read())["summary"] for k in keys]
     assert sum(row["records_created"]["old"] for row in summaries) > 0  # tables compared, not only SMS and Telegram
-    assert sum(row["executions_compared"] for row in summaries) >= SLOTS - 1
+    assert sum(row["executions_compared"] for row in summaries) >= compared - 1
     # each clone's reports/ holds only its own convenience copies
     copies = [sorted(p.name for p in (home / "reports" / "comparison").iterdir()) for home in controllers]
-    assert len(copies[0]) == len(copies[1]) == SLOTS // 2 and not set(copies[0]) & set(copies[1])
+    assert sorted(map(len, copies)) == [SLOTS // 2, SLOTS // 2 + 1] and not set(copies[0]) & set(copies[1])
 
     fresh = clone(tmp_path / "awx-job")
     status = run_playbook("status.yml", project_dir=fresh, env={"CUTOVER_REPORTS_DIR": str(fresh / "reports")})

@@ -2,7 +2,15 @@
 start_parallel.yml, compare.yml, gate.yml) converge through 20 % transient faults per service to the end
 state of a fault-free run; start_parallel.yml killed right after a mutating call converges on a rerun (after
 force_unlock with a reason), the ledger shows the interrupted run, the legacy rule never stops and the
-customer invariant holds. The full counts (every crash point, many seeds) run in bench/bench_soak.py."""
+customer invariant holds. The full counts (every crash point, many seeds) run in bench/bench_soak.py.
+
+Moved out of `make test` (98 s of its 782): run by bench/bench_long_tests.py. What `make test` still checks
+of it: a crash right after a mutating call, force_unlock with a reason, the rerun converging and the ledger
+showing the interrupted run: tests/rehearsal/test_cutover_crash.py (cutover.yml, the critical switch);
+compare.yml through 20 % transient faults giving the same evidence, and two compare.yml for the same slot
+at once (one proceeds, the other refused naming owner, ticket, playbook and age):
+tests/rehearsal/test_two_controllers.py; transient faults in deploy_image.yml and create_function.yml:
+tests/reliability/test_transient_faults.py."""
 from __future__ import annotations
 
 import boto3
