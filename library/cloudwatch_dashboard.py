@@ -43,7 +43,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Write the cutover dashboard from the inventory's names
-  ansible.legacy.cloudwatch_dashboard:
+  cutover.local.cloudwatch_dashboard:
     name: naver-sms-cutover
     cutover_names:
       old_function: naverplace_send_inform
@@ -58,7 +58,7 @@ EXAMPLES = r"""
       sms_types: [confirm, guide, event]
 
 - name: Write any dashboard body
-  ansible.legacy.cloudwatch_dashboard:
+  cutover.local.cloudwatch_dashboard:
     name: my-dashboard
     body: "{{ lookup('ansible.builtin.file', 'dashboard.json') | from_json }}"
 """

@@ -165,7 +165,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Decide whether the cutover may start (DP2)
-  cutover_gate:
+  cutover.local.cutover_gate:
     decision: cutover
     function: naverplace_send_inform_v2
     alarms: [naver-sms-discrepancies, naver-sms-v2-error-rate]

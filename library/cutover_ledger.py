@@ -135,12 +135,12 @@ author:
 
 EXAMPLES = r"""
 - name: Create the ledger table (bootstrap.yml)
-  ansible.legacy.cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: ensure_table
 
 - name: Take the migration lock
-  ansible.legacy.cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: lock
     ticket: CHG0012345
@@ -148,13 +148,13 @@ EXAMPLES = r"""
   register: lock
 
 - name: Release it
-  ansible.legacy.cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: unlock
     run_id: "{{ lock.run_id }}"
 
 - name: Record a gate decision
-  ansible.legacy.cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: decision
     decision: cutover
@@ -164,7 +164,7 @@ EXAMPLES = r"""
     expires_in_hours: 24
 
 - name: Read the lock, the last events and the latest decisions
-  ansible.legacy.cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: read
     limit: 5

@@ -66,14 +66,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read the ledger
-  cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: read
     limit: 500
   register: ledger
 
 - name: Work out where the migration stands
-  cutover_status:
+  cutover.local.cutover_status:
     ledger: "{{ ledger }}"
     environment: production
     account_id: "210987654321"

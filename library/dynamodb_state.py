@@ -65,20 +65,20 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Back up sms before the parallel run
-  dynamodb_state:
+  cutover.local.dynamodb_state:
     action: backup
     table: sms
     backup_name: sms-before-parallel-run
 
 - name: Create sms_v2 from that backup unless it exists
-  dynamodb_state:
+  cutover.local.dynamodb_state:
     action: restore
     table: sms
     backup_name: sms-before-parallel-run
     target_table: sms_v2
 
 - name: Carry the flags the new function learned back into sms before the old rule is enabled
-  dynamodb_state:
+  cutover.local.dynamodb_state:
     action: reconcile
     table: sms_v2
     target_table: sms

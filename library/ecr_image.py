@@ -100,7 +100,7 @@ author:
 
 EXAMPLES = r"""
 - name: Push the image archive with its version and latest
-  ecr_image:
+  cutover.local.ecr_image:
     repository: naver-sms-automation
     archive: /tmp/naver-sms-automation.tar
     tags: [v1.0.0, latest]
@@ -108,7 +108,7 @@ EXAMPLES = r"""
   register: pushed
 
 - name: Promote an image already in the repository
-  ecr_image:
+  cutover.local.ecr_image:
     repository: naver-sms-automation
     source_image: v1.0.0
     tags: [stable]

@@ -71,7 +71,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Verify the new function's first live execution
-  execution_check:
+  cutover.local.execution_check:
     function: naverplace_send_inform_v2
     schedule: cron(0/20 * * * ? *)
     after: "{{ switch.quiet.at }}"

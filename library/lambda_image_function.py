@@ -82,7 +82,7 @@ author:
 
 EXAMPLES = r"""
 - name: Create the new function from the pushed digest
-  lambda_image_function:
+  cutover.local.lambda_image_function:
     name: naverplace_send_inform_v2
     image: "{{ pushed.image_uri }}"
     role: naver-sms-automation-lambda-role

@@ -49,13 +49,13 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Archive the old function, delete its layer versions nobody uses
-  lambda_retire:
+  cutover.local.lambda_retire:
     function: naverplace_send_inform
     layers: [chromedriver, selenium]
     retain_days: 30
 
 - name: Delete it after the retention
-  lambda_retire:
+  cutover.local.lambda_retire:
     function: naverplace_send_inform
     layers: [chromedriver, selenium]
     purge: true

@@ -77,7 +77,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Alarm when more than 5 % of the new function's runs fail
-  ansible.legacy.metric_math_alarm:
+  cutover.local.metric_math_alarm:
     name: naver-sms-cutover-v2-error-rate
     expression: 100 * errors / invocations
     function: naverplace_send_inform_v2

@@ -149,7 +149,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Compare the last finished slot
-  output_compare:
+  cutover.local.output_compare:
     old_table: sms
     new_table: sms_v2
     old_log_group: /aws/lambda/naverplace_send_inform
@@ -161,7 +161,7 @@ EXAMPLES = r"""
     report_dir: "{{ playbook_dir }}/../reports/production/comparison"
 
 - name: Re-check one day
-  output_compare:
+  cutover.local.output_compare:
     old_table: sms
     new_table: sms_v2
     old_log_group: /aws/lambda/naverplace_send_inform

@@ -102,14 +102,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read the ledger's run events
-  cutover_ledger:
+  cutover.local.cutover_ledger:
     table: naver-sms-cutover-ledger
     action: read
     limit: 500
   register: ledger
 
 - name: Check the newest complete day after the cutover
-  post_cutover_check:
+  cutover.local.post_cutover_check:
     events: "{{ ledger.events }}"
     function: naverplace_send_inform_v2
     alarms: [naver-sms-cutover-v2-error-rate, naver-sms-cutover-v2-duration]

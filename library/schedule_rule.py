@@ -69,7 +69,7 @@ author:
 
 EXAMPLES = r"""
 - name: Create the new rule disabled, in shadow mode
-  schedule_rule:
+  cutover.local.schedule_rule:
     name: naver-sms-automation-v2-trigger
     schedule: cron(0/20 * * * ? *)
     state: DISABLED

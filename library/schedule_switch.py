@@ -101,7 +101,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Make the new function live inside a quiet window
-  schedule_switch:
+  cutover.local.schedule_switch:
     live: new
     old_rule: naverplace_send_inform_trigger
     new_rule: naver-sms-automation-v2-trigger
@@ -109,7 +109,7 @@ EXAMPLES = r"""
   register: switch
 
 - name: Roll back - new side back to shadow, then the old rule enabled (rehearsal clock)
-  schedule_switch:
+  cutover.local.schedule_switch:
     live: old
     after_rollback: shadow
     old_rule: naverplace_send_inform_trigger

@@ -73,7 +73,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Look for shadow leaks and a double send in what this comparison run found
-  shadow_guard:
+  cutover.local.shadow_guard:
     new_rule: naver-sms-automation-v2-trigger
     old_rule: naverplace_send_inform_trigger
     function: naverplace_send_inform_v2

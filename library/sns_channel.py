@@ -47,7 +47,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Create the e-mail channel
-  ansible.legacy.sns_channel:
+  cutover.local.sns_channel:
     name: naver-sms-cutover-email
     subscriptions:
       - {protocol: email, endpoint: naver-sms-oncall@example.com}

@@ -1,6 +1,6 @@
 """Every module in library/ renders with ansible-doc, and its documentation matches its argument_spec.
 
-What `ansible-doc -M library` shows an operator must be what the module accepts: DOCUMENTATION,
+What `ansible-doc cutover.local.NAME` shows an operator must be what the module accepts: DOCUMENTATION,
 EXAMPLES and RETURN parse, and every option has the same type, default, choices, elements and
 required in the docs as in ``argument_spec`` (both ways; the amazon.aws fragments document the
 connection options the module gets from AnsibleAWSModule).
@@ -28,14 +28,16 @@ KEYS = ("type", "default", "choices", "elements", "required")
 
 @functools.cache
 def render(name: str) -> dict:
-    """What `ansible-doc -M library --json NAME` shows (as an operator would run it)."""
+    """What `ansible-doc --json cutover.local.NAME` shows (as an operator would run it: the collection's
+    plugins/modules is library/, through the relative symlink)."""
+    fqcn = f"cutover.local.{name}"
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-doc"), "-M", "library", "--json", name],
+        [str(Path(sys.executable).parent / "ansible-doc"), "--json", fqcn],
         cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
         env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg")),
     )
     assert done.returncode == 0 and "[ERROR]" not in done.stderr, done.stderr
-    return json.loads(done.stdout)[name]
+    return json.loads(done.stdout)[fqcn]
 
 
 def normalized(option: dict) -> dict:
@@ -52,11 +54,13 @@ def normalized(option: dict) -> dict:
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_examples_and_return_parse(name):
     doc = render(name)
-    assert doc["doc"]["module"] == name
+    assert doc["doc"]["module"] == name and doc["doc"]["collection"] == "cutover.local", doc["doc"]
+    assert Path(doc["doc"]["filename"]).resolve() == PROJECT_DIR / "library" / f"{name}.py", doc["doc"]["filename"]
     if name not in NO_AUTHOR_YET:
         assert doc["doc"].get("author"), f"{name}: DOCUMENTATION has no author"
     examples = yaml.safe_load(doc["examples"])
     assert isinstance(examples, list) and all("name" in task for task in examples), doc["examples"]
+    assert any(f"cutover.local.{name}" in task for task in examples), f"{name}: no example calls cutover.local.{name}"
     assert isinstance(doc["return"], dict) and doc["return"], f"{name}: RETURN is empty or not a mapping"
     for key, spec in doc["return"].items():
         assert {"description", "returned", "type"} <= set(spec), f"{name}: RETURN {key} lacks a field: {spec}"

@@ -14,12 +14,12 @@ PLAYBOOK = """
     group/cutover.local.aws: "{{ cutover_aws }}"
   tasks:
     - name: Take the backup
-      dynamodb_state:
+      cutover.local.dynamodb_state:
         action: backup
         table: sms
         backup_name: sms-before-parallel-run
     - name: Restore it under the new name
-      dynamodb_state:
+      cutover.local.dynamodb_state:
         action: restore
         table: sms
         backup_name: sms-before-parallel-run
