@@ -310,8 +310,8 @@ def compare_tables(client, table, reference):
         if describe_table(client, name) is None:
             raise InputError(f"table {name} does not exist: compare reads {table} and {reference}")
     flags = KEYS + FLAGS
-    return False, {"target_table": reference, "differences": differences(*scan_both(client, (table, flags),
-                                                                                     (reference, flags)))}
+    table_items, reference_items = scan_both(client, (table, flags), (reference, flags))
+    return False, {"target_table": reference, "differences": differences(table_items, reference_items)}
 
 
 def main():
