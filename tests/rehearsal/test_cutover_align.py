@@ -33,7 +33,8 @@ def _diverge(rehearsal, aws):
     source = BookingSource(state["seed"], _at(state["world_start"]))
     following = last + SLOT
     # (a): arrived after the old run of the last slot, still owed a confirm at the next one (the shadow saw it)
-    shadow_only = next(b for b in source.created_between(old_seen + timedelta(seconds=1), following - timedelta(seconds=30))
+    arrived = source.created_between(old_seen + timedelta(seconds=1), following - timedelta(seconds=30))
+    shadow_only = next(b for b in arrived
                        if b.booking_time > following + SLOT and not b.cancelled(following + SLOT))
     # (b): confirmed by the old run of the last slot and still a confirm candidate at the next one
     sent = [r for r in Recorders(rehearsal.cfg.directory).sens.all()
@@ -58,10 +59,17 @@ def _diverge(rehearsal, aws):
 def test_the_cutover_aligns_the_shadow_table_so_no_sms_is_missed_or_sent_twice(rehearsal, aws, proxy):
     shadow_only, old_only = _diverge(rehearsal, aws)
     dp2(proxy.url)
+    # an alignment that cannot run (here: a refused safety margin) stops the new rule: neither side runs
+    stopped = play("cutover.yml", proxy, rehearsal, cutover_align_safety_s=301)
+    assert stopped.rc != 0 and "Rerun cutover.yml now" in stopped.messages(), stopped.messages()
+    assert pair(aws) == ("DISABLED", "DISABLED", "live")
+    (failed,) = events(proxy.url, "cutover.yml")
+    assert failed["result"] == "failed" and failed["facts"]["new_rule_stopped"] is True, failed
+    # the rerun switches again (enables the new rule) and aligns in that run
     run = play("cutover.yml", proxy, rehearsal)
     assert run.rc == 0, run.messages()
     assert pair(aws) == ("DISABLED", "ENABLED", "live")
-    (event,) = events(proxy.url, "cutover.yml")
+    (event,) = [e for e in events(proxy.url, "cutover.yml") if e["result"] == "ok"]
     aligned = event["facts"]["aligned"]
     assert aligned["cleared"] >= 1 and aligned["set"] >= 1 and aligned["written"] == aligned["writes"], aligned
     assert "aligned to sms:" in run.stdout
