@@ -195,6 +195,7 @@ from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
 from ansible.module_utils.cutover.reconcile import (
     FLAGS, KEYS, OLD_ATTRIBUTES, align_budget, differences, key_of, plan, plan_align,
 )
+from ansible.module_utils.cutover.switch import parse_time
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
@@ -232,7 +233,7 @@ def validate(params):
                              "give both for a deadline, or neither")
         if params["quiet"]:
             try:
-                align_budget(params["quiet"], _parse(params["switched_at"]), datetime.now(timezone.utc), 0)
+                align_budget(params["quiet"], parse_time(params["switched_at"]), datetime.now(timezone.utc), 0)
             except ValueError as exc:
                 raise InputError(f"quiet/switched_at: {exc}") from None
 
@@ -366,11 +367,6 @@ def ensure_reconciled(client, check_mode, source, target):
     return bool(puts), {"target_table": target, "reconcile": summary}
 
 
-def _parse(text):
-    value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def update_conditional(client, table, write):
     """One UpdateItem: SET the changed flags, on condition that they still hold what was read."""
     names, values, sets, conditions = {}, {}, [], []
@@ -400,7 +396,7 @@ def ensure_aligned(client, check_mode, source, target, quiet=None, switched_at=N
     started = time.monotonic()
     budget = None
     if quiet and not check_mode:
-        budget = align_budget(quiet, _parse(switched_at), datetime.now(timezone.utc), safety)
+        budget = align_budget(quiet, parse_time(switched_at), datetime.now(timezone.utc), safety)
     flags = KEYS + FLAGS
     source_items, target_items = scan_both(client, (source, OLD_ATTRIBUTES), (target, flags))
     writes, tally = plan_align(source_items, target_items)

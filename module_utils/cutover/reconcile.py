@@ -26,8 +26,10 @@ written, so the writes are exactly the items whose flags differ.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, Iterable, Optional, Tuple
+
+from .switch import parse_time
 
 KEYS = ("booking_num", "phone")
 FLAGS = ("confirm_sms", "remind_sms", "option_sms")
@@ -247,14 +249,8 @@ def align_budget(quiet: dict, since: datetime, now: datetime, safety: float) -> 
     is ``next_fire - at`` minus what has passed since the switch, minus ``safety`` (EventBridge may fire early by
     nothing, but the writes must be done and the next run must not start on a half-aligned table).
     """
-    at, fire = _time(quiet.get("at")), _time(quiet.get("next_fire"))
-    if at is None or fire is None:
+    if not quiet.get("at") or not quiet.get("next_fire"):
         raise ValueError("the quiet reading has no 'at' or 'next_fire': pass schedule_switch's 'quiet' result")
+    at, fire = parse_time(quiet["at"]), parse_time(quiet["next_fire"])
     return (fire - at).total_seconds() - (now - since).total_seconds() - safety
 
-
-def _time(text) -> Optional[datetime]:
-    if not text:
-        return None
-    value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
