@@ -97,13 +97,12 @@ def _put(ddb, table, num, **attrs):
     ddb.put_item(TableName=table, Item=item)
 
 
-def state(action, table, target, endpoint, check=False, diff=False, **extra):
-    args = dict({"action": action, "table": table, "target_table": target}, **extra)
-    return run_module("dynamodb_state", args, endpoint, check=check, diff=diff)
+def state(defaults, endpoint, check=False, diff=False, **extra):
+    return run_module("dynamodb_state", dict(defaults, **extra), endpoint, check=check, diff=diff)
 
 
 def reconcile(endpoint, check=False, diff=False, **extra):
-    return state("reconcile", "sms_v2", "sms", endpoint, check, diff, **extra)
+    return state({"action": "reconcile", "table": "sms_v2", "target_table": "sms"}, endpoint, check, diff, **extra)
 
 
 def test_reconcile_ors_flags_back_creates_missing_keeps_the_rest(aws, proxy):
@@ -170,7 +169,7 @@ def test_reconcile_refuses_bad_input_before_any_write(aws, proxy, args, message)
 
 
 def align(endpoint, check=False, diff=False, **extra):
-    return state("align", "sms", "sms_v2", endpoint, check, diff, **extra)
+    return state({"action": "align", "table": "sms", "target_table": "sms_v2"}, endpoint, check, diff, **extra)
 
 
 def test_align_makes_the_targets_flags_the_sources_and_keeps_the_rest(aws, proxy):
