@@ -100,6 +100,7 @@ def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int 
         chain.seed_world()
         for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
             chain.must(chain.run(playbook), playbook)
+        chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
         chain.must(chain.run("start_parallel.yml", "-e", f"cutover_compare_as_of={chain.as_of()}"), "start_parallel.yml")
         chain.slots(3)
         dp2(chain.proxy.url)

@@ -26,6 +26,17 @@ description:
     backoff); it is not conditional, so run it while the old rule is disabled (rollback.yml reconciles before
     it enables the old rule) - a legacy run writing the same item at the same moment could otherwise be
     overwritten by, or overwrite, the merge.
+  - O(action=align) (cutover) makes the SMS flags of O(target_table) (C(sms_v2)) exactly those of O(table)
+    (C(sms), what customers really got) - flags set where O(table) has them, cleared (C(false)) where only
+    O(target_table) has them (its shadow runs' would-be SMS), items of O(table) missing from O(target_table)
+    created (attributes the old function knows) when a flag is set; every other attribute is left alone and nothing
+    is deleted. Each changed item is one UpdateItem conditional on the flags as read, so a writer that touched it
+    since the read (a run of either function) makes the module fail instead of being overwritten. A rerun writes
+    nothing. Run it only while both functions are stopped (cutover.yml - right after the switch, before the new
+    side's first live run); once the new side has run live, its table holds real sends that O(table) lacks and
+    aligning would clear them (SMS sent twice).
+  - With O(quiet) and O(switched_at) the alignment must end O(safety_margin) seconds before the quiet window's
+    next fire; it stops writing at that deadline and fails saying how many items are left.
   - O(action=compare) reads both tables and lists the bookings whose SMS flags in O(table) disagree with
     O(target_table) (rollback scenario 3 - the report of SMS that may have been missed). It never writes. It reads
     only the keys and the SMS flags of both tables, both at once.
@@ -38,9 +49,11 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [backup, restore, reconcile, compare]
+    choices: [backup, restore, reconcile, compare, align]
   table:
-    description: The source table (whose backup is taken or used; for O(action=reconcile), the table read).
+    description:
+      - The source table (whose backup is taken or used; for O(action=reconcile), the table read; for
+        O(action=align), the table whose flags are the truth).
     type: str
     required: true
   backup_name:
@@ -51,12 +64,26 @@ options:
   target_table:
     description:
       - Table to create from the backup (O(action=restore)), to merge into (O(action=reconcile)), or the
-        trusted reference O(table) is compared with (O(action=compare)).
+        trusted reference O(table) is compared with (O(action=compare)), or whose flags are made O(table)'s
+        (O(action=align)).
     type: str
   wait_timeout:
     description: Seconds to wait for the backup to be available or the restored table to be active.
     type: int
     default: 900
+  quiet:
+    description:
+      - O(action=align) - schedule_switch's RV(quiet) result of the switch (C(at), C(next_fire) on the clock it
+        used). With O(switched_at), sets the deadline - C(next_fire) minus O(safety_margin), counted in real
+        seconds from O(switched_at).
+    type: dict
+  switched_at:
+    description: O(action=align) - UTC wall-clock time of the switch's last write (schedule_switch's RV(last_write_at)).
+    type: str
+  safety_margin:
+    description: O(action=align) - seconds before the next fire by which every write must be done (5 to 300).
+    type: int
+    default: 30
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -83,6 +110,15 @@ EXAMPLES = r"""
     table: sms_v2
     target_table: sms
   register: reconciled
+
+- name: Make the flags of sms_v2 those of sms right after the switch, before the new side's first live run
+  dynamodb_state:
+    action: align
+    table: sms
+    target_table: sms_v2
+    quiet: "{{ switch.quiet }}"
+    switched_at: "{{ switch.last_write_at }}"
+  register: aligned
 """
 
 RETURN = r"""
@@ -130,10 +166,19 @@ reconcile:
       C(write_s) (seconds spent reading both tables and writing).
   returned: when action is reconcile
   type: dict
+align:
+  description:
+    - What the alignment found and wrote (in check mode, would write) - C(source_items), C(target_items),
+      C(created), C(updated), C(unchanged), C(writes) (UpdateItem calls made or planned), C(written) (made),
+      C(set) and C(cleared) (flags turned true and false, in all), C(flags_set) and C(flags_cleared) (per flag),
+      C(budget_s) (real seconds the quiet window left at the start, null without O(quiet)), C(read_s), C(write_s).
+  returned: when action is align
+  type: dict
 """
 
 import re
 import time
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 
 try:
@@ -147,7 +192,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
 from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
-from ansible.module_utils.cutover.reconcile import FLAGS, KEYS, OLD_ATTRIBUTES, differences, key_of, plan
+from ansible.module_utils.cutover.reconcile import (
+    FLAGS, KEYS, OLD_ATTRIBUTES, align_budget, differences, key_of, plan, plan_align,
+)
+from ansible.module_utils.cutover.switch import parse_time
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 POLL_S = 2
@@ -161,18 +209,33 @@ class WaitTimeout(Exception):
     """The backup or the restored table did not become ready in time."""
 
 
+class AlignStopped(Exception):
+    """The alignment met a concurrent writer or its deadline; the message says what is left and what to do."""
+
+
 def validate(params):
     action = params["action"]
     names = ("table",) + (("backup_name",) if action in ("backup", "restore") else ()) + \
-        (("target_table",) if action in ("restore", "reconcile", "compare") else ())
+        (("target_table",) if action in ("restore", "reconcile", "compare", "align") else ())
     for name in names:
         value = params.get(name)
         if not value:
             raise InputError(f"{name} is required for action={action}")
         if not NAME_RE.match(value):
             raise InputError(f"{name} {value!r} may hold only letters, digits, '_', '-' and '.', 3 to 255 characters")
-    if action in ("restore", "reconcile", "compare") and params["target_table"] == params["table"]:
+    if action in ("restore", "reconcile", "compare", "align") and params["target_table"] == params["table"]:
         raise InputError(f"target_table must differ from table: action={action} never works a table onto itself")
+    if action == "align":
+        if not 5 <= params["safety_margin"] <= 300:
+            raise InputError(f"safety_margin={params['safety_margin']} must be 5 to 300 seconds")
+        if bool(params["quiet"]) != bool(params["switched_at"]):
+            raise InputError("quiet and switched_at go together (schedule_switch's quiet and last_write_at): "
+                             "give both for a deadline, or neither")
+        if params["quiet"]:
+            try:
+                align_budget(params["quiet"], parse_time(params["switched_at"]), datetime.now(timezone.utc), 0)
+            except ValueError as exc:
+                raise InputError(f"quiet/switched_at: {exc}") from None
 
 
 def describe_table(client, table):
@@ -304,6 +367,63 @@ def ensure_reconciled(client, check_mode, source, target):
     return bool(puts), {"target_table": target, "reconcile": summary}
 
 
+def update_conditional(client, table, write):
+    """One UpdateItem: SET the changed flags, on condition that they still hold what was read."""
+    names, values, sets, conditions = {}, {}, [], []
+    for i, (name, value) in enumerate(sorted(write.values.items())):
+        names[f"#s{i}"], values[f":s{i}"] = name, value
+        sets.append(f"#s{i} = :s{i}")
+    if write.created:
+        names["#k"] = KEYS[0]
+        conditions.append("attribute_not_exists(#k)")
+    for i, (name, seen) in enumerate(sorted(write.expected.items())):
+        names[f"#e{i}"] = name
+        if seen is None:
+            conditions.append(f"attribute_not_exists(#e{i})")
+        else:
+            values[f":e{i}"] = seen
+            conditions.append(f"#e{i} = :e{i}")
+    client.update_item(TableName=table, Key={k: {"S": v} for k, v in zip(KEYS, write.key)},
+                       UpdateExpression="SET " + ", ".join(sets), ConditionExpression=" AND ".join(conditions),
+                       ExpressionAttributeNames=names, ExpressionAttributeValues=values, aws_retry=True)
+
+
+def ensure_aligned(client, check_mode, source, target, quiet=None, switched_at=None, safety=30):
+    """-> (changed, result): the SMS flags of ``target`` made those of ``source`` (reconcile.plan_align)."""
+    for name in (source, target):
+        if describe_table(client, name) is None:
+            raise InputError(f"table {name} does not exist: align reads {source} and {target}")
+    started = time.monotonic()
+    budget = None
+    if quiet and not check_mode:
+        budget = align_budget(quiet, parse_time(switched_at), datetime.now(timezone.utc), safety)
+    flags = KEYS + FLAGS
+    source_items, target_items = scan_both(client, (source, OLD_ATTRIBUTES), (target, flags))
+    writes, tally = plan_align(source_items, target_items)
+    summary = dict(tally.as_dict(), written=0, budget_s=None if budget is None else round(budget, 1),
+                   read_s=round(time.monotonic() - started, 2), write_s=0.0)
+    if not writes or check_mode:
+        return bool(writes), {"target_table": target, "align": summary}
+    deadline = None if budget is None else started + budget
+    writing = time.monotonic()
+    for write in writes:
+        left = len(writes) - summary["written"]
+        if deadline is not None and time.monotonic() >= deadline:
+            raise AlignStopped(
+                f"the quiet window is closing ({quiet.get('next_fire')} minus {safety} s): {summary['written']} of "
+                f"{len(writes)} item(s) of {target} aligned, {left} not (first: {'/'.join(write.key)}); the new "
+                f"side's next run may miss or repeat the SMS of those bookings")
+        try:
+            update_conditional(client, target, write)
+        except is_boto3_error_code("ConditionalCheckFailedException"):
+            raise AlignStopped(
+                f"item {'/'.join(write.key)} of {target} changed after it was read: something is writing {target} "
+                f"(a run of the new function?); {summary['written']} of {len(writes)} item(s) aligned, {left} not")
+        summary["written"] += 1
+    summary["write_s"] = round(time.monotonic() - writing, 2)
+    return True, {"target_table": target, "align": summary}
+
+
 def compare_tables(client, table, reference):
     """-> (False, result): read-only; the flags of ``table`` against the trusted ``reference``."""
     for name in (table, reference):
@@ -316,20 +436,24 @@ def compare_tables(client, table, reference):
 
 def main():
     argument_spec = dict(
-        action=dict(type="str", required=True, choices=["backup", "restore", "reconcile", "compare"]),
+        action=dict(type="str", required=True, choices=["backup", "restore", "reconcile", "compare", "align"]),
         table=dict(type="str", required=True),
         backup_name=dict(type="str"),
         target_table=dict(type="str"),
         wait_timeout=dict(type="int", default=900),
+        quiet=dict(type="dict"),
+        switched_at=dict(type="str"),
+        safety_margin=dict(type="int", default=30),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("action", "backup", ["backup_name"]),
                                            ("action", "restore", ["backup_name", "target_table"]),
                                            ("action", "reconcile", ["target_table"]),
-                                           ("action", "compare", ["target_table"])])
+                                           ("action", "compare", ["target_table"]),
+                                           ("action", "align", ["target_table"])])
     params = module.params
     finish(module, lambda: apply(module, params), f"DynamoDB {params['action']} of table {params['table']} failed",
-           refusals=(WaitTimeout,))
+           refusals=(WaitTimeout, AlignStopped))
 
 
 def apply(module, params):
@@ -343,6 +467,11 @@ def apply(module, params):
     elif params["action"] == "compare":
         changed, result = compare_tables(client, params["table"], params["target_table"])
         before = after = {}
+    elif params["action"] == "align":
+        changed, result = ensure_aligned(client, module.check_mode, params["table"], params["target_table"],
+                                         params["quiet"], params["switched_at"], params["safety_margin"])
+        before = {"table": params["target_table"], "set": 0, "cleared": 0, "created": 0}
+        after = dict({k: result["align"][k] for k in ("set", "cleared", "created")}, table=params["target_table"])
     elif params["action"] == "reconcile":
         changed, result = ensure_reconciled(client, module.check_mode, params["table"], params["target_table"])
         counts = {k: result["reconcile"][k] for k in ("created", "updated")}

@@ -335,11 +335,15 @@ def _make_handler(state: ProxyState):
             if fault == "latency":
                 time.sleep(state.faults.latency_s)
             conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=120)
+            pgid = None
             try:
                 fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                 conn.request(self.command, self.path, body=body, headers=fwd)
                 resp = conn.getresponse()
                 data = resp.read()
+                # counted (and the trigger armed) before the client sees this answer: its next call, however
+                # quick, is already refused, so the kill lands right after this call and never after the next
+                pgid = state.count_forwarded(mutating)
                 if fault == "pending":
                     data = _pending(data)
                 self.send_response(resp.status)
@@ -352,7 +356,6 @@ def _make_handler(state: ProxyState):
                 self.wfile.flush()
             finally:
                 conn.close()
-            pgid = state.count_forwarded(mutating)
             if pgid:
                 kill_tree(pgid)
 

@@ -16,6 +16,9 @@ Rules (``merge``):
 * an item whose flags already cover the source's is not written at all, so a
   rerun writes nothing.
 
+Rules (``align``, the cutover): the target's SMS flags become exactly the source's (set where the source has
+them, cleared where only the target has them); nothing else of a target item changes; see ``align``.
+
 There is no "changed since" timestamp in either table; reconciling everything
 is the safe default and costs only reads: an item already covered is not
 written, so the writes are exactly the items whose flags differ.
@@ -23,7 +26,10 @@ written, so the writes are exactly the items whose flags differ.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Dict, Iterable, Optional, Tuple
+
+from .switch import parse_time
 
 KEYS = ("booking_num", "phone")
 FLAGS = ("confirm_sms", "remind_sms", "option_sms")
@@ -141,3 +147,110 @@ def differences(table_items: Iterable[dict], reference_items: Iterable[dict]) ->
             out.append({"booking_num": key[0], "phone": key[1], "no_evidence": no_evidence,
                         "not_in_table": not_in_table})
     return out
+
+
+# ------------------------------------------------------------ align (cutover): the target mirrors the source
+
+
+@dataclass(frozen=True)
+class Align:
+    """One conditional write that makes the target's SMS flags those of the source.
+
+    ``values``: attributes to SET (the flags that change, as ``{"BOOL": ...}``; for a created item also the keys'
+    companions the old function knows); ``expected``: per changed flag, its value in the target as read (None:
+    absent) - the write's condition, so a writer that changed it since the read is detected.
+    """
+
+    key: Tuple[str, str]
+    created: bool
+    values: Dict[str, dict]
+    expected: Dict[str, Optional[dict]]
+    flags_set: Tuple[str, ...]
+    flags_cleared: Tuple[str, ...]
+
+
+def align(source: Optional[dict], target: Optional[dict]) -> Optional[Align]:
+    """The write making ``target``'s SMS flags exactly ``source``'s (their truth); None when they already are.
+
+    Only the flags are written: every other attribute of the target stays. An item only in the source is created
+    (the attributes the old function knows, flags as in the source, only if one is set); an item only in the target
+    keeps everything but has its set flags cleared (``{"BOOL": False}``, which the job reads as not sent).
+    """
+    if source is None and target is None:
+        raise ValueError("align needs an item on at least one side")
+    key = key_of(source if source is not None else target)  # type: ignore[arg-type]
+    want = {name: flag((source or {}).get(name)) for name in FLAGS}
+    if target is None:
+        if not any(want.values()):
+            return None  # nothing sent: the job treats a missing item as nothing sent
+        values = {k: v for k, v in source.items() if k in OLD_ATTRIBUTES and k not in KEYS}  # type: ignore[union-attr]
+        values.update({name: {"BOOL": want[name]} for name in FLAGS})
+        return Align(key, True, values, {}, tuple(n for n in FLAGS if want[n]), ())
+    turned_on = tuple(n for n in FLAGS if want[n] and not flag(target.get(n)))
+    turned_off = tuple(n for n in FLAGS if not want[n] and flag(target.get(n)))
+    if not turned_on and not turned_off:
+        return None
+    changed = turned_on + turned_off
+    return Align(key, False, {n: {"BOOL": want[n]} for n in changed}, {n: target.get(n) for n in changed},
+                 turned_on, turned_off)
+
+
+@dataclass
+class AlignTally:
+    source_items: int = 0
+    target_items: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    flags_set: Dict[str, int] = field(default_factory=lambda: {n: 0 for n in FLAGS})
+    flags_cleared: Dict[str, int] = field(default_factory=lambda: {n: 0 for n in FLAGS})
+
+    def count(self, result: Optional[Align]) -> None:
+        if result is None:
+            self.unchanged += 1
+            return
+        self.created += result.created
+        self.updated += not result.created
+        for name in result.flags_set:
+            self.flags_set[name] += 1
+        for name in result.flags_cleared:
+            self.flags_cleared[name] += 1
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated
+
+    def as_dict(self) -> dict:
+        return {"source_items": self.source_items, "target_items": self.target_items, "created": self.created,
+                "updated": self.updated, "unchanged": self.unchanged, "writes": self.writes,
+                "set": sum(self.flags_set.values()), "cleared": sum(self.flags_cleared.values()),
+                "flags_set": dict(self.flags_set), "flags_cleared": dict(self.flags_cleared)}
+
+
+def plan_align(sources: Iterable[dict], targets: Iterable[dict]) -> Tuple[list, AlignTally]:
+    """(writes sorted by key, tally): every booking of either side, the target's flags made the source's."""
+    by_source = {key_of(item): item for item in sources}
+    by_target = {key_of(item): item for item in targets}
+    tally = AlignTally(source_items=len(by_source), target_items=len(by_target))
+    writes = []
+    for key in sorted(set(by_source) | set(by_target)):
+        result = align(by_source.get(key), by_target.get(key))
+        tally.count(result)
+        if result is not None:
+            writes.append(result)
+    return writes, tally
+
+
+def align_budget(quiet: dict, since: datetime, now: datetime, safety: float) -> float:
+    """Real seconds left for the alignment inside the switch's quiet window.
+
+    ``quiet``: schedule_switch's reading at the switch (``at`` and ``next_fire`` on the clock it used, which may be
+    injected); ``since``/``now``: the switch's last write and the present, both on the real clock. The window left
+    is ``next_fire - at`` minus what has passed since the switch, minus ``safety`` (EventBridge may fire early by
+    nothing, but the writes must be done and the next run must not start on a half-aligned table).
+    """
+    if not quiet.get("at") or not quiet.get("next_fire"):
+        raise ValueError("the quiet reading has no 'at' or 'next_fire': pass schedule_switch's 'quiet' result")
+    at, fire = parse_time(quiet["at"]), parse_time(quiet["next_fire"])
+    return (fire - at).total_seconds() - (now - since).total_seconds() - safety
+
