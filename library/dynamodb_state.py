@@ -112,7 +112,7 @@ EXAMPLES = r"""
   register: reconciled
 
 - name: Make the flags of sms_v2 those of sms right after the switch, before the new side's first live run
-  dynamodb_state:
+  cutover.local.dynamodb_state:
     action: align
     table: sms
     target_table: sms_v2
