@@ -73,12 +73,12 @@ options:
     default: 900
   quiet:
     description:
-      - O(action=align) - schedule_switch's RV(quiet) result of the switch (C(at), C(next_fire) on the clock it
+      - O(action=align) - schedule_switch's C(quiet) result of the switch (C(at), C(next_fire) on the clock it
         used). With O(switched_at), sets the deadline - C(next_fire) minus O(safety_margin), counted in real
         seconds from O(switched_at).
     type: dict
   switched_at:
-    description: O(action=align) - UTC wall-clock time of the switch's last write (schedule_switch's RV(last_write_at)).
+    description: O(action=align) - UTC wall-clock time of the switch's last write (schedule_switch's C(last_write_at)).
     type: str
   safety_margin:
     description: O(action=align) - seconds before the next fire by which every write must be done (5 to 300).

@@ -253,4 +253,3 @@ def align_budget(quiet: dict, since: datetime, now: datetime, safety: float) -> 
         raise ValueError("the quiet reading has no 'at' or 'next_fire': pass schedule_switch's 'quiet' result")
     at, fire = parse_time(quiet["at"]), parse_time(quiet["next_fire"])
     return (fire - at).total_seconds() - (now - since).total_seconds() - safety
-
