@@ -94,6 +94,10 @@ class Tally:
 
     def count(self, result: Optional[Merge]) -> None:
         self.source_items += 1
+        self.tally(result)
+
+    def tally(self, result) -> None:
+        """One planned write (a Merge or an Align; None = unchanged) into the counts."""
         if result is None:
             self.unchanged += 1
             return
@@ -196,35 +200,20 @@ def align(source: Optional[dict], target: Optional[dict]) -> Optional[Align]:
 
 
 @dataclass
-class AlignTally:
-    source_items: int = 0
+class AlignTally(Tally):
+    """Tally's counts for an alignment, plus the target's items and the flags cleared (``source_items`` and
+    ``target_items`` are set up front, from both tables)."""
     target_items: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    flags_set: Dict[str, int] = field(default_factory=lambda: {n: 0 for n in FLAGS})
     flags_cleared: Dict[str, int] = field(default_factory=lambda: {n: 0 for n in FLAGS})
 
     def count(self, result: Optional[Align]) -> None:
-        if result is None:
-            self.unchanged += 1
-            return
-        self.created += result.created
-        self.updated += not result.created
-        for name in result.flags_set:
-            self.flags_set[name] += 1
-        for name in result.flags_cleared:
+        self.tally(result)
+        for name in (result.flags_cleared if result else ()):
             self.flags_cleared[name] += 1
 
-    @property
-    def writes(self) -> int:
-        return self.created + self.updated
-
     def as_dict(self) -> dict:
-        return {"source_items": self.source_items, "target_items": self.target_items, "created": self.created,
-                "updated": self.updated, "unchanged": self.unchanged, "writes": self.writes,
-                "set": sum(self.flags_set.values()), "cleared": sum(self.flags_cleared.values()),
-                "flags_set": dict(self.flags_set), "flags_cleared": dict(self.flags_cleared)}
+        return dict(super().as_dict(), target_items=self.target_items, set=sum(self.flags_set.values()),
+                    cleared=sum(self.flags_cleared.values()), flags_cleared=dict(self.flags_cleared))
 
 
 def plan_align(sources: Iterable[dict], targets: Iterable[dict]) -> Tuple[list, AlignTally]:
