@@ -20,8 +20,11 @@ rpc-v2-cbor):
 
 A kill trigger (``proxy.kill_after(n, pid)``) sends SIGKILL to a process, its group
 and every descendant (ansible's workers run in sessions of their own) right after
-the n-th mutating call the emulator answered (the answer is sent first); from then on no request is forwarded, so exactly n mutating calls reached
-the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
+the n-th mutating call the emulator answered (the answer is sent first). The moment the
+trigger fires no request is forwarded any more; and once the tree is stopped, the client ports
+of every socket it held are fenced: a request the killed processes sent before they stopped
+(waiting in a keep-alive connection's buffer or in the accept queue) is refused even after the
+trigger is disarmed for the rerun. So exactly n mutating calls reached the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
 (endpoint = proxy URL) and returns its outcome with the calls counted.
 
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
@@ -221,6 +224,11 @@ class ProxyState:
     kill_pgid: int = 0
     forwarded_mutating: int = 0
     killed: bool = False
+    # client ports of the sockets the killed tree held: refused for good (not reset by disarming)
+    fenced_ports: set = field(default_factory=set)
+    kill_done: threading.Event = field(default_factory=threading.Event)
+    fired: bool = False  # the trigger fired; stays so after disarming, until the next crash run is armed
+    after_trigger: list = field(default_factory=list)  # every call recorded since the trigger fired (not cleared)
 
     def count_forwarded(self, mutating: bool) -> int | None:
         """Count a mutating call the emulator answered; returns the process group to kill, if now."""
@@ -229,9 +237,23 @@ class ProxyState:
         with self.lock:
             self.forwarded_mutating += 1
             if self.kill_after and not self.killed and self.forwarded_mutating >= self.kill_after:
-                self.killed = True
+                self.killed = self.fired = True
+                self.kill_done.clear()
                 return self.kill_pgid
         return None
+
+    def refused(self, port: int) -> bool:
+        """A request from client `port` is not forwarded: the trigger fired, or the port was the killed tree's."""
+        with self.lock:
+            return self.killed or port in self.fenced_ports
+
+    def arm(self, count: int, pgid: int) -> None:
+        with self.lock:
+            self.kill_after, self.kill_pgid = count, pgid
+            self.forwarded_mutating, self.killed = 0, False
+            if count:  # a new crash run: the previous one's ports may be the kernel's again by now
+                self.fenced_ports.clear()
+                self.fired, self.after_trigger = False, []
 
     def pick_script(self, operation: str) -> str | None:
         with self.lock:
@@ -296,9 +318,7 @@ def _make_handler(state: ProxyState):
                 self._reply(200, b'{"status": "ok"}')
             elif self.path.startswith("/__proxy/kill"):
                 data = json.loads(body or b"{}")
-                with state.lock:
-                    state.kill_after, state.kill_pgid = int(data["after"]), int(data["pgid"])
-                    state.forwarded_mutating, state.killed = 0, False
+                state.arm(int(data["after"]), int(data["pgid"]))
                 self._reply(200, b'{"status": "ok"}')
             else:
                 self._reply(404, b'{"message": "unknown proxy control path"}')
@@ -310,17 +330,19 @@ def _make_handler(state: ProxyState):
                 return self._control(body)
             headers = {k.lower(): v for k, v in self.headers.items()}
             service, operation, mutating = classify(self.command, self.path, headers, body)
-            fault = "killed" if state.killed else state.pick_fault(service, operation) or state.pick_script(operation)
+            port = self.client_address[1]
+            fault = "killed" if state.refused(port) else state.pick_fault(service, operation) or state.pick_script(operation)
             answer = None
             if fault in ("throttle", "500", "503", "5xx"):
                 with state.lock:
                     answer = error_answer(service, "503" if fault == "5xx" else fault, headers, self.path, state.rng)
+            record = {"service": service, "operation": operation, "mutating": mutating,
+                      "method": self.command, "path": self.path.split("?")[0], "fault": fault,
+                      "code": answer.code if answer else None, "at": round(time.time(), 3), "port": port}
             with state.lock:
-                state.calls.append(
-                    {"service": service, "operation": operation, "mutating": mutating,
-                     "method": self.command, "path": self.path.split("?")[0], "fault": fault,
-                     "code": answer.code if answer else None, "at": round(time.time(), 3)}
-                )
+                state.calls.append(record)
+                if state.fired:
+                    state.after_trigger.append(record)
             if fault in ("drop", "killed"):  # no answer at all: the client sees the connection close
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -357,7 +379,12 @@ def _make_handler(state: ProxyState):
             finally:
                 conn.close()
             if pgid:
-                kill_tree(pgid)
+                try:
+                    ports = kill_tree(pgid)
+                    with state.lock:
+                        state.fenced_ports |= ports
+                finally:
+                    state.kill_done.set()
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -388,12 +415,34 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
-def kill_tree(root: int) -> None:
+def socket_ports(pids) -> set[int]:
+    """Local TCP ports of the sockets processes `pids` hold open (from /proc: fd links, then net/tcp)."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link.startswith("socket:["):
+                        inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def kill_tree(root: int) -> set[int]:
     """SIGKILL `root`, its process group and every descendant, as a crash of the operator's machine would.
 
     ansible-playbook's workers call setsid(), so the module a worker runs is in another process group:
     killing the playbook's group alone leaves that module running (it would finish its writes).
-    The tree is stopped first (SIGSTOP) until it stops growing, then killed."""
+    The tree is stopped first (SIGSTOP) until it stops growing, then killed. Returns the local ports of
+    the sockets the stopped tree held: a request it sent before it stopped may still wait in the proxy's
+    buffers, and the proxy must never forward it."""
     stopped: set[int] = set()
     while True:
         fresh = [pid for pid in process_tree(root) if pid not in stopped]
@@ -403,11 +452,13 @@ def kill_tree(root: int) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)
         stopped.update(fresh)
+    ports = socket_ports(stopped)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(root, signal.SIGKILL)
     for pid in stopped:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    return ports
 
 
 def _pending(data: bytes) -> bytes:
@@ -477,14 +528,27 @@ class FaultProxy:
 
     def kill_after(self, count: int, pgid: int) -> None:
         """SIGKILL process `pgid`, its group and its descendants right after the `count`-th mutating call from
-        now (0: disarm)."""
-        with self.state.lock:
-            self.state.kill_after, self.state.kill_pgid = count, pgid
-            self.state.forwarded_mutating, self.state.killed = 0, False
+        now (0: disarm). Disarming does not reopen the killed tree's connections (``fenced_ports``)."""
+        self.state.arm(count, pgid)
 
     @property
     def killed(self) -> bool:
         return self.state.killed
+
+    def wait_killed(self, timeout: float = 60) -> bool:
+        """After the trigger fired: wait until the whole tree is killed and its ports fenced."""
+        return self.state.kill_done.wait(timeout)
+
+    def fenced(self) -> set[int]:
+        """Client ports of the sockets the last killed tree held."""
+        with self.state.lock:
+            return set(self.state.fenced_ports)
+
+    def from_killed_tree(self) -> list[dict]:
+        """Calls that came from the killed tree's sockets after the trigger fired, also after disarming
+        (``clear()`` keeps them): each must have been refused (fault ``killed``)."""
+        with self.state.lock:
+            return [c for c in self.state.after_trigger if c["port"] in self.state.fenced_ports]
 
 
 @dataclass
@@ -538,7 +602,9 @@ def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None 
         kill_tree(proc.pid)
         stdout, stderr = proc.communicate()
     killed = proxy.killed
-    proxy.kill_after(0, 0)  # disarmed: the proxy forwards again (for the rerun)
+    if killed and not proxy.wait_killed():  # the playbook may be gone while its module is still being killed
+        raise RuntimeError(f"the kill trigger fired but the process tree of {proc.pid} was not killed within 60 s")
+    proxy.kill_after(0, 0)  # disarmed: the proxy forwards again (for the rerun), never from the killed tree's ports
     return ProxiedRun(proc.returncode, stdout, stderr, proxy.calls(), killed)
 
 

@@ -236,6 +236,10 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
         if not unlocked.get("released"):
             raise ChainError(f"force_unlock did not release the lock: {unlocked}")
     chain.must(chain.run(playbook, *args, faults=faults), f"{playbook} rerun after the crash at call {after}")
+    late = chain.proxy.from_killed_tree()  # what the killed processes had sent: also read after the rerun
+    forwarded = [c["operation"] for c in late if c["fault"] != "killed"]
+    if forwarded:
+        raise ChainError(f"the proxy forwarded {forwarded} from the killed {playbook} after its call {after}")
     if clean_rerun:
         again = chain.must(chain.run(playbook, *args), f"{playbook} second rerun after the crash at call {after}")
         if again.recap().get("changed", 0) or migration_writes(again.calls):
@@ -245,7 +249,8 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
     if lock and not forced:
         raise ChainError(f"the ledger does not show the interrupted run: {events[:5]}")
     return {"after": after, "killed": True, "lock_left": bool(lock), "operation": crashed.mutating[-1]["operation"],
-            "forced_unlock": bool(forced), "left": left_by_kill}
+            "forced_unlock": bool(forced), "left": left_by_kill,
+            "refused_after_kill": [c["operation"] for c in late], "forwarded_after_kill": forwarded}
 
 
 # --- the switch: cutover.yml and rollback.yml crashed at every step

@@ -2,14 +2,20 @@
 kill trigger crashes a client right after its n-th mutating call (issue 13 groundwork)."""
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from collections import Counter
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from rehearsal.proxy import TRANSIENT, cbor_map
@@ -140,3 +146,56 @@ def test_the_kill_trigger_kills_right_after_the_nth_mutating_call(proxy, aws, af
     assert names == [f"/crash/{i}" for i in range(after)]
     reached = [c for c in proxy.calls() if c["mutating"] and c["fault"] is None]
     assert len(reached) == after
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time, boto3
+    ssm = boto3.client("ssm", endpoint_url=sys.argv[1], region_name="ap-northeast-2",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ssm.put_parameter(Name="/fence/0", Value="x", Type="String")
+    time.sleep(60)
+""")
+
+
+def _raw_put_parameter(url, name):
+    """A signed SSM PutParameter as bytes on the wire (what a killed client left in a socket)."""
+    body = json.dumps({"Name": name, "Value": "x", "Type": "String"}).encode()
+    request = AWSRequest(method="POST", url=url + "/", data=body,
+                         headers={"X-Amz-Target": "AmazonSSM.PutParameter",
+                                  "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("testing", "testing"), "ssm", REGION).add_auth(request)
+    host = urllib.parse.urlsplit(url).netloc
+    head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    return (f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{head}\r\n").encode() + body
+
+
+def test_a_request_the_killed_tree_sent_is_never_forwarded_even_after_disarming(proxy, aws):
+    """The flaky crash test's cause: the killed module's next call waited in its keep-alive connection while the
+    proxy killed the tree; read after run_playbook disarmed the trigger, it reached the emulator."""
+    host, port = urllib.parse.urlsplit(proxy.url).netloc.split(":")
+    kept = socket.create_connection((host, int(port)))  # a keep-alive connection the killed tree holds
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, proxy.url], pass_fds=(kept.fileno(),),
+                                start_new_session=True)
+        proxy.kill_after(1, proc.pid)
+        try:
+            assert proc.wait(timeout=60) == -9
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proxy.wait_killed(timeout=10)
+        proxy.kill_after(0, 0)  # disarmed, as run_playbook does before the rerun
+        assert kept.getsockname()[1] in proxy.fenced()
+        kept.sendall(_raw_put_parameter(proxy.url, "/fence/late"))  # arrives after the kill and the disarm
+        kept.settimeout(30)
+        try:
+            answer = kept.recv(4096)
+        except ConnectionResetError:
+            answer = b""
+    finally:
+        kept.close()
+    assert answer == b"", answer[:200]  # no answer: the connection closed, the request not forwarded
+    _client(proxy.url, "ssm").put_parameter(Name="/fence/new", Value="x", Type="String")  # a new client: forwarded
+    names = sorted(p["Name"] for p in aws("ssm").describe_parameters()["Parameters"])
+    assert names == ["/fence/0", "/fence/new"]
+    assert [(c["operation"], c["fault"]) for c in proxy.from_killed_tree()] == [("PutParameter", "killed")]
