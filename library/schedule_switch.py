@@ -92,6 +92,9 @@ options:
         the state the functions write (rollback.yml - before the first reconcile). With it, RV(ran_since) says
         whether either function may have run between that reading and the switch (so the state read then may
         be stale).
+      - When nothing has to change (the pair is already O(live)), O(since) makes the module wait for a quiet
+        window as a switch would (no write) and say in RV(ran_since) whether either function may have run
+        since that reading (cutover.yml - a rerun after a run killed before its alignment finished).
     type: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -162,14 +165,18 @@ quiet:
   description:
     - The quiet-window verdict at the switch (in check mode, now) - C(quiet), C(at) (the present on the
       clock used), C(next_fire), C(last_fire), C(in_flight), C(last_start) (the newest invocation start in the
-      logs over the last 16 minutes), C(reason). Null when nothing had to change.
+      logs over the last 16 minutes), C(reason). Null when nothing had to change (and no O(since) was given).
   returned: always
   type: dict
+read_at:
+  description: UTC time (ISO 8601, real clock) of the RV(quiet) reading; null without one.
+  returned: always
+  type: str
 ran_since:
   description:
-    - With O(since) and a switch made (or planned, in check mode) - C(ran) (false only when no fire time passed,
-      nothing was in flight and no invocation started between O(since) and the switch) and C(reason). Null
-      otherwise.
+    - With O(since) - C(ran) (false only when no fire time passed, nothing was in flight and no invocation
+      started between O(since) and the switch, or with nothing to change, the quiet reading now) and
+      C(reason). Null otherwise.
   returned: always
   type: dict
 """
@@ -427,16 +434,17 @@ def run(module, events, logs):
     result = {"changed": bool(steps), "before": before.as_dict(), "after": (want if steps else before).as_dict(),
               "live": params["live"], "planned": [s.describe() for s in steps], "writes": [],
               "first_write_at": None, "last_write_at": None, "gap_seconds": None, "waited_seconds": 0.0,
-              "quiet": None, "ran_since": None}
-    if steps:
+              "quiet": None, "read_at": None, "ran_since": None}
+    if steps or params["since"] is not None:  # without steps: a reading only, to prove nothing ran since `since`
         clock = FileClock(params["clock"], params["poll_interval"]) if params["clock"] else \
             SystemClock(params["poll_interval"])
         verdict, waited = await_quiet(module, pair, logs, clock)
-        result.update(quiet=verdict.as_dict(), waited_seconds=round(waited, 3))
+        result.update(quiet=verdict.as_dict(), waited_seconds=round(waited, 3),
+                      read_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
         if params["since"] is not None:
             ran, reason = ran_between(params["since"], result["quiet"])
             result["ran_since"] = {"ran": ran, "reason": reason}
-        if not module.check_mode:
+        if steps and not module.check_mode:
             writes = switch(pair, steps)
             public = writes.public()
             result.update(writes=public, first_write_at=public[0]["at"], last_write_at=public[-1]["at"],
