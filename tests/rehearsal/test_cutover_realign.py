@@ -9,9 +9,14 @@ import pytest
 from rehearsal.recorders import Recorders
 from rehearsal.soak import Chain, crash_and_recover, switch_left
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
+from tests.conftest import LEDGER_TABLE, STATE_BUCKET, migration_writes
+from tests.module_runner import run_module
 from tests.rehearsal.conftest import CFG
-from tests.rehearsal.cutover_world import dp2, events, pair, rehearsal  # noqa: F401 (fixture)
+from tests.rehearsal.cutover_world import dp2, events, pair, play, rehearsal  # noqa: F401 (fixture)
 from tests.rehearsal.test_cutover_align import _diverge
+
+RECORD = {"table": LEDGER_TABLE, "bucket": STATE_BUCKET, "account_id": "123456789012",
+          "state_key": ["cutover", "alignment.json"]}
 
 # mutating calls of cutover.yml before the alignment's first write: the lock, two backups, the open alignment
 # record, the switch's two writes
@@ -39,3 +44,15 @@ def test_cutover_killed_mid_alignment_is_realigned_by_the_rerun(rehearsal, aws, 
     confirms = {b.booking_num: [r["function"] for r in sent if r["booking_num"] == b.booking_num
                                 and r["sms_type"] == "confirm"] for b in (shadow_only, old_only)}
     assert confirms == {shadow_only.booking_num: [CFG.new_function], old_only.booking_num: [CFG.old_function]}
+
+    # the same record left open once the new function has run live (the two slots above): the rerun cannot prove
+    # the alignment safe any more and refuses before any write, saying what to do
+    record = run_module("cutover_ledger", dict(RECORD, action="get_state"), proxy.url)["content"]
+    assert record["aligned"]["by"] != record["run_id"], record  # closed by the rerun, opened by the killed run
+    reopened = run_module("cutover_ledger", dict(RECORD, action="put_state", content=dict(record, aligned=None)),
+                          proxy.url)
+    assert reopened["changed"], reopened
+    proxy.clear()
+    refused = play("cutover.yml", proxy, rehearsal)
+    assert refused.rc != 0 and "may have run live since" in refused.messages(), refused.messages()
+    assert "cutover_realign_skip_reason" in refused.messages() and migration_writes(proxy.calls()) == []
