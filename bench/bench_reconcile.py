@@ -6,6 +6,8 @@ Starts its own emulator on a free loopback port (stopped by its PID at the end),
 ``items`` bookings and ``sms_v2`` with the same bookings where a ``differ`` share learned one more flag,
 plus a ``new`` share of bookings only ``sms_v2`` knows, then runs dynamodb_state action=reconcile
 in-process (real HTTP) and once more (the rerun must write nothing). Goal: <= 15 s for 10,000 items.
+Each run is split (bench/timing.py) into the time an AWS call was in flight (the emulator's work) and the
+module's own Python (planning, botocore signing and parsing): what the goal depends on.
 Results: bench/BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import timing  # noqa: E402
 from bench.common import own_emulator  # noqa: E402
 from tests.module_runner import run_module  # noqa: E402
 
@@ -74,22 +77,30 @@ def main(argv=None) -> int:
             fill(ddb, "sms_v2", v2)
             fill_s = time.monotonic() - started
             call = {"action": "reconcile", "table": "sms_v2", "target_table": "sms"}
-            started = time.monotonic()
+            record = Path(tmp) / "timing.jsonl"
+            timing.install(record)
+            started, at = time.monotonic(), time.time()
             first = run_module("dynamodb_state", call, server.url)
-            first_s = time.monotonic() - started
+            first_s, first_parts = time.monotonic() - started, (at, time.time())
             if first.get("failed"):
                 raise SystemExit(f"reconcile failed: {first['msg']}")
-            started = time.monotonic()
+            started, at = time.monotonic(), time.time()
             again = run_module("dynamodb_state", call, server.url)
-            again_s = time.monotonic() - started
+            again_s, again_parts = time.monotonic() - started, (at, time.time())
             if again.get("failed") or again["changed"]:
                 raise SystemExit(f"the rerun was not a no-op: {again}")
+            records = timing.read(record)
     r = first["reconcile"]
     print(f"filled {len(old)} + {len(v2)} items in {fill_s:.1f} s")
     print(f"reconcile: {r['source_items']} read from sms_v2, {r['target_items']} from sms, {r['created']} created, "
           f"{r['updated']} updated, {r['unchanged']} unchanged, {r['batches']} BatchWriteItem calls: {first_s:.2f} s "
           f"(goal <= 15 s; reading both tables {r['read_s']} s, writing {r['write_s']} s)")
     print(f"rerun (no write): {again_s:.2f} s")
+    for name, (start, end) in (("reconcile", first_parts), ("rerun", again_parts)):
+        parts = timing.breakdown(records, start, end)
+        print(f"  {name}: {parts['wall']} s = emulator {parts['emulator']} s ({parts['calls']} AWS calls in flight) + "
+              f"module Python {parts['module']} s (planning, botocore signing and parsing) + backoff sleeps "
+              f"{parts['sleep']} s; costliest calls: {', '.join(parts['top_calls'])}")
     return 0 if first_s <= 15 else 1
 
 

@@ -191,7 +191,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator
+from ansible.module_utils.cutover.aws import InputError, finish, retry_decorator, scan_items
 from ansible.module_utils.cutover.reconcile import (
     FLAGS, KEYS, OLD_ATTRIBUTES, align_budget, differences, key_of, plan, plan_align,
 )
@@ -312,15 +312,9 @@ def ensure_restored(client, check_mode, table, name, target, timeout):
 
 
 def scan_all(client, table, attributes=None):
-    # one paginated scan, retried as a whole: fine for the SMS tables (tens of thousands of items, a few dozen
-    # pages); a table of millions would want per-page retries. ``attributes``: read only these
-    # (placeholders: ``name`` is a DynamoDB reserved word). Pages of PAGE items keep every call short while the
-    # other scan runs too (a loaded emulator answered a whole 1 MB page of each table at once after > 60 s)
-    projection = {} if not attributes else {
-        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
-        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(attributes)}}
-    return paginated_query_with_retries(client, "scan", retry_decorator=RETRY, TableName=table,
-                                        ConsistentRead=True, Limit=PAGE, **projection).get("Items", [])
+    # Pages of PAGE items keep every call short while the other scan runs too (a loaded emulator answered a
+    # whole 1 MB page of each table at once after > 60 s); each page retried on its own (cutover.aws.scan_items)
+    return scan_items(client, table, attributes=attributes, consistent=True, page=PAGE)
 
 
 def scan_both(client, first, second):

@@ -125,7 +125,7 @@ class Chain:
         """The rehearsal as far as its playbooks go: world, state, image, function, monitoring, sms_v2 seeded,
         Decision Point 1 recorded, parallel run, slots of both functions, comparison, Decision Point 1 again;
         transient faults in every phase from monitoring on (image and function:
-        tests/reliability/test_transient_faults.py); the invariant."""
+        tests/playbooks/test_deploy_and_create.py); the invariant."""
         self.env["CUTOVER_IMAGE_ARCHIVE"] = archive
         self.seed_world()
         self.converge("bootstrap.yml")

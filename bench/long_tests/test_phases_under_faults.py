@@ -10,7 +10,7 @@ showing the interrupted run: tests/rehearsal/test_cutover_crash.py (cutover.yml,
 compare.yml through 20 % transient faults giving the same evidence, and two compare.yml for the same slot
 at once (one proceeds, the other refused naming owner, ticket, playbook and age):
 tests/rehearsal/test_two_controllers.py; transient faults in deploy_image.yml and create_function.yml:
-tests/reliability/test_transient_faults.py."""
+tests/playbooks/test_deploy_and_create.py."""
 from __future__ import annotations
 
 import boto3

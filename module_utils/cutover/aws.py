@@ -27,12 +27,15 @@ How a module uses it (library/schedule_rule.py is the model)::
 - Waiters: ``client.get_waiter(name).wait(..., WaiterConfig=custom_waiter_config(timeout))`` from
   amazon.aws ``module_utils.waiter``; paging: ``paginated_query_with_retries`` from
   ``module_utils.botocore``; tags: ``compare_aws_tags`` from ``module_utils.tagging``.
+- ``scan_items`` reads a whole DynamoDB table (optionally a parallel scan, a projection), each page retried
+  on its own: the one table read of ``dynamodb_state`` and ``output_compare``.
 """
 from __future__ import annotations
 
 import functools
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import botocore
@@ -109,6 +112,37 @@ def get_or_none(call, *, missing=NOT_FOUND, **kwargs):
         return call(aws_retry=True, **kwargs)
     except is_boto3_error_code(missing):
         return None
+
+
+def scan_items(client, table, *, segments=1, attributes=None, consistent=False, page=None):
+    """Every item of ``table`` (DynamoDB JSON, as the API returns it), read by a parallel scan of ``segments``.
+
+    A hand loop, not the scan paginator: each page is retried on its own (``aws_retry`` per call, the client's
+    retry decorator), so a throttled page of a large table never makes the whole segment be read again.
+    ``attributes``: read only these (placeholders: ``name`` is a DynamoDB reserved word); ``page``: items a
+    call (short calls while another scan runs too); ``consistent``: ConsistentRead.
+    """
+    base = {"TableName": table, "ConsistentRead": consistent}
+    if attributes:
+        base["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+        base["ExpressionAttributeNames"] = {f"#a{i}": name for i, name in enumerate(attributes)}
+    if page:
+        base["Limit"] = page
+
+    def segment(number):
+        kwargs = dict(base, Segment=number, TotalSegments=segments) if segments > 1 else dict(base)
+        items = []
+        while True:
+            answer = client.scan(aws_retry=True, **kwargs)
+            items.extend(answer.get("Items", []))
+            if not answer.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    if segments == 1:
+        return segment(0)
+    with ThreadPoolExecutor(max_workers=segments) as pool:
+        return [item for part in pool.map(segment, range(segments)) for item in part]
 
 
 def finish(module, ensure, failed_call: str, refusals=()):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 try:
@@ -24,7 +23,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     paginated_query_with_retries,
 )
 
-from .aws import InputError, get_or_none, retry_decorator
+from .aws import InputError, get_or_none, retry_decorator, scan_items
 from .compare import compare
 from .compare_config import CompareConfigError
 from .compare_formats import parse_log_event
@@ -61,24 +60,11 @@ def plain_values(deserializer):
 
 
 def scan_table(client, table, segments):
-    """Every item of a table as plain Python values, read by a parallel scan."""
-    value = plain_values(TypeDeserializer())
-
-    def segment(number):
-        # A hand loop, not the scan paginator: each page of a large table is retried on its own
-        # (aws_retry per call); a paginator wrapped in a retry would read the segment again.
-        items, kwargs = [], {"TableName": table, "Segment": number, "TotalSegments": segments}
-        while True:
-            page = client.scan(aws_retry=True, **kwargs)
-            items.extend({k: value(v) for k, v in item.items()} for item in page.get("Items", []))
-            if not page.get("LastEvaluatedKey"):
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
+    """Every item of a table as plain Python values, read by a parallel scan (each page retried on its own)."""
     if get_or_none(client.describe_table, TableName=table) is None:
         raise InputError(f"table {table} does not exist: run playbooks/seed_new_table.yml first")
-    with ThreadPoolExecutor(max_workers=segments) as pool:
-        return [item for part in pool.map(segment, range(segments)) for item in part]
+    value = plain_values(TypeDeserializer())
+    return [{k: value(v) for k, v in item.items()} for item in scan_items(client, table, segments=segments)]
 
 
 def read_events(client, group, start, end, fmt, minutes):

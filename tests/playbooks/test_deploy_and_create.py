@@ -4,7 +4,11 @@ Each playbook goes through the four steps (check -> changed, apply -> changed, c
 changed, apply -> not changed); the last apply makes no mutating AWS call (seen by the proxy).
 The apply meets 20 % transient faults (issue 13 item 1: the proxy's per-service mix of throttling, 500,
 503 and dropped connections): the fault-free check and apply after it find nothing left to do, and the
-end state is the one asserted below, the one a run without faults leaves.
+end state is the one asserted below, the one a run without faults leaves. create_function.yml's apply also
+meets Lambda not ready at every step of the creation (issue 13 item 2: Pending / InProgress and
+ResourceConflictException, scripted), and an update afterwards (a new image, more memory) meets them at every
+step of the update. (This was tests/reliability/test_transient_faults.py, which ran deploy_image.yml and
+create_function.yml twice more for the creation; the phases after these two: bench/bench_soak.py.)
 """
 from __future__ import annotations
 
@@ -30,15 +34,43 @@ def operator_env(bootstrapped, proxy, tmp_path, state_dir):
 
 
 FAULTS = {"rate": 0.2, "kinds": list(TRANSIENT), "seed": 13, "max_faults": 500}
+FN = r"/2015-03-31/functions/[^/]+"
+NOT_READY = {  # phase -> (regex of the operation, scripted answer, count)
+    "creation": [(r"^POST /2015-03-31/functions$", "pending", 1), (rf"^GET {FN}$", "pending", 2)],
+    "version publish": [(rf"^POST {FN}/versions$", "conflict", 2)],
+    "alias creation": [(rf"^POST {FN}/aliases$", "conflict", 2)],
+}
+NOT_READY_UPDATE = {
+    "code update": [(rf"^PUT {FN}/code$", "conflict", 2), (rf"^PUT {FN}/code$", "pending", 1)],
+    "configuration update": [(rf"^PUT {FN}/configuration$", "conflict", 2),
+                             (rf"^PUT {FN}/configuration$", "pending", 1)],
+    "wait": [(rf"^GET {FN}$", "pending", 3)],
+    "version publish": [(rf"^POST {FN}/versions$", "conflict", 2)],
+    "alias move": [(rf"^PUT {FN}/aliases/[^/]+$", "conflict", 2)],
+}
 
 
-def four_steps(playbook, env, proxy, seen=None):
-    """The four steps; the apply through FAULTS, its calls and faults appended to `seen`."""
+def script(proxy, phases: dict) -> None:
+    proxy.state.scripts.clear()
+    for scripts in phases.values():
+        for match, kind, count in scripts:
+            proxy.script(match, kind, count)
+
+
+def unused(proxy) -> list:
+    """Scripted answers never given: the module never made that call (the test would prove nothing)."""
+    return [(s.match, s.kind, s.count) for s in proxy.state.scripts if s.count]
+
+
+def four_steps(playbook, env, proxy, seen=None, not_ready=None):
+    """The four steps; the apply through FAULTS (and the scripted answers ``not_ready``), its calls and faults
+    appended to `seen`."""
     runs = {}
     for step, check in (("check", True), ("apply", False), ("recheck", True), ("reapply", False)):
         proxy.clear()
         if step == "apply":
             proxy.set_faults(**FAULTS)
+            script(proxy, not_ready or {})
         try:
             run = run_playbook(playbook, check=check, diff=True, env=env)
         finally:
@@ -48,6 +80,9 @@ def four_steps(playbook, env, proxy, seen=None):
         runs[step] = (run, migration_writes(proxy.calls()))
         if step == "apply" and seen is not None:
             seen.append((len(proxy.calls()), proxy.injected()))
+        if step == "apply" and not_ready:
+            assert unused(proxy) == [], "a scripted not-ready answer was never given"
+            assert {c["fault"] for c in proxy.injected()} >= {"pending", "conflict"}
     assert runs["check"][0].changed > 0 and runs["apply"][0].changed > 0
     assert runs["check"][1] == [], f"check mode wrote: {runs['check'][1]}"
     assert runs["recheck"][0].changed == 0 and runs["reapply"][0].changed == 0, runs["reapply"][0].stdout[-3000:]
@@ -68,8 +103,8 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     assert json.loads((tmp_path / "reports" / "image-v1.0.0.json").read_text()) == record  # the local copy
     assert deployed.result["global_custom_stats"]["image_digest"] == digest
 
-    four_steps("create_function.yml", operator_env, proxy, seen)
-    faults = [c for _, injected in seen for c in injected]
+    four_steps("create_function.yml", operator_env, proxy, seen, not_ready=NOT_READY)
+    faults = [c for _, injected in seen for c in injected if c["fault"] in TRANSIENT]
     assert len(faults) >= 0.1 * sum(calls for calls, _ in seen), faults  # the applies met the mix, and converged
     assert {c["fault"] for c in faults} == set(TRANSIENT) and {c["service"] for c in faults} >= {"ecr", "lambda"}
     function = aws("lambda").get_function(FunctionName=FUNCTION)
@@ -99,6 +134,22 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
     for statement in policy["Statement"]:
         if statement["Sid"] != "OwnMetrics":
             assert "*" not in statement["Resource"]
+
+    # an update: a new image and more memory; every Lambda write meets a conflict, every read Pending
+    other = build_archive(tmp_path / "v101.tar", layers=[4096, 16384])
+    env101 = dict(operator_env, CUTOVER_IMAGE_ARCHIVE=str(other))
+    assert run_playbook("deploy_image.yml", extra_vars={"cutover_image_version": "v1.0.1"}, env=env101).rc == 0
+    script(proxy, NOT_READY_UPDATE)
+    proxy.clear()
+    run = run_playbook("create_function.yml", extra_vars={"cutover_image_version": "v1.0.1",
+                                                          "cutover_new_memory_mb": 1024}, env=env101)
+    assert run.rc == 0, f"{run.messages()}\n{run.stdout[-4000:]}"
+    assert unused(proxy) == [] and {c["fault"] for c in proxy.injected()} == {"pending", "conflict"}
+    assert aws("lambda").get_function_configuration(FunctionName=FUNCTION)["MemorySize"] == 1024
+    alias = aws("lambda").get_alias(FunctionName=FUNCTION, Name="live")
+    assert alias["FunctionVersion"] == "2"
+    digest = json.loads((tmp_path / "reports" / "image-v1.0.1.json").read_text())["digest"]
+    assert aws("lambda").get_function(FunctionName=FUNCTION, Qualifier="2")["Code"]["ImageUri"].endswith(digest)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""monitoring.yml: topics, subscriptions, the seed's alarms and the dashboard; idempotent, no secret printed."""
+"""monitoring.yml: topics, subscriptions, the seed's alarms and the dashboard; idempotent, no secret printed
+(its -vvv apply is also the secrets scan of monitoring.yml: tests/reliability/test_secrets.py)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ from rehearsal import world, world_data
 from tests.ansible_runner import run_playbook
 from tests.conftest import migration_writes
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
+from tests.secret_scan import leaks, stored_text
 
 ALARMS = {  # alarm -> the channels the seed routes it to, exactly
     "naver-sms-cutover-discrepancies": {"slack", "telegram", "email"},
@@ -49,6 +51,13 @@ def test_four_steps_create_everything_once_and_print_no_secret(emulator, bootstr
     printed = applied.stdout + applied.stderr
     for value in _secret_values():
         assert value not in printed, "a secret value of the alert channels was printed"
+    # nor any seeded secret (SENS, Telegram, Naver, Slack) in the output, the run's reports, or anything stored
+    found = {"monitoring.yml -vvv": leaks(printed)}
+    reports = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    assert reports, "the run wrote no report: the scan would prove nothing"
+    found.update({str(p): leaks(p.read_text("utf-8", "replace")) for p in reports})
+    found.update({where: leaks(text) for where, text in stored_text(aws).items()})
+    assert {where: names for where, names in found.items() if names} == {}
 
     cloudwatch, sns = aws("cloudwatch"), aws("sns")
     topics = {t["TopicArn"]: t["TopicArn"].rsplit(":", 1)[-1] for t in sns.list_topics()["Topics"]}

@@ -15,38 +15,16 @@ from rehearsal.world_data import SECRET_MARKS
 from tests.ansible_runner import run_playbook
 from tests.conftest import bootstrap_state
 from tests.notify_fixture import notify  # noqa: F401 (fixture)
+from tests.secret_scan import leaks, stored_text
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-RUNS = [  # (playbook, extra vars), in order; each runs with -vvv: the playbooks that read the secrets
-    ("monitoring.yml", {}),
+# (playbook, extra vars), in order; each runs with -vvv: the playbooks that read the secrets. monitoring.yml
+# (it reads the alert channels' secrets) is scanned the same way in the apply step of its own four-step test,
+# tests/playbooks/test_monitoring.py: one -vvv run fewer here.
+RUNS = [
     ("notify.yml", {"notify_event": "cutover_start", "notify_what": "a secrets scan",
                     "notify_baseline": "none", "notify_when": "2026-12-03T02:10:00Z"}),
 ]
-
-
-def leaks(text: str) -> list[str]:
-    return sorted(name for name, value in SECRET_MARKS.items() if value in text)
-
-
-def stored_text(aws) -> dict[str, str]:
-    """Everything the emulator holds that an operator or auditor could read, by where it is."""
-    out = {}
-    dynamodb = aws("dynamodb")
-    for table in dynamodb.list_tables()["TableNames"]:
-        out[f"dynamodb:{table}"] = str(dynamodb.get_paginator("scan").paginate(TableName=table).build_full_result())
-    s3 = aws("s3")
-    for bucket in s3.list_buckets()["Buckets"]:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"]):
-            for version in page.get("Versions", []):
-                body = s3.get_object(Bucket=bucket["Name"], Key=version["Key"], VersionId=version["VersionId"])["Body"]
-                out[f"s3://{bucket['Name']}/{version['Key']}@{version['VersionId']}"] = body.read().decode("utf-8", "replace")
-    logs = aws("logs")
-    for group in logs.describe_log_groups()["logGroups"]:
-        events = logs.get_paginator("filter_log_events").paginate(logGroupName=group["logGroupName"])
-        out[f"logs:{group['logGroupName']}"] = "\n".join(e["message"] for page in events for e in page["events"])
-    ssm = aws("ssm")
-    out["ssm"] = str(ssm.get_paginator("describe_parameters").paginate().build_full_result())
-    return out
 
 
 @pytest.mark.slow

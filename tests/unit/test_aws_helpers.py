@@ -4,7 +4,9 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
-from module_utils.cutover.aws import InputError, finish, get_or_none
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+from module_utils.cutover.aws import InputError, finish, get_or_none, retry_decorator, scan_items
 
 
 def _error(code):
@@ -81,3 +83,46 @@ def test_finish_is_the_one_error_path(ensure, expected):
     with pytest.raises(SystemExit):
         finish(module, ensure, "call failed")
     assert module.exit == expected
+
+
+
+class Table:
+    """A fake DynamoDB client: ``items`` served in pages of ``Limit`` (per segment: item i in segment i % n); the
+    call numbered ``throttle_at`` (1-based, over all calls) answers ThrottlingException."""
+
+    def __init__(self, items, throttle_at=0):
+        self.items, self.throttle_at, self.calls = items, throttle_at, []
+
+    def scan(self, **kwargs):
+        self.calls.append(dict(kwargs))
+        if len(self.calls) == self.throttle_at:
+            raise _error("ThrottlingException")
+        total, number = kwargs.get("TotalSegments", 1), kwargs.get("Segment", 0)
+        mine = [item for i, item in enumerate(self.items) if i % total == number]
+        start, limit = kwargs.get("ExclusiveStartKey", {}).get("n", 0), kwargs.get("Limit", 1000)
+        answer = {"Items": mine[start:start + limit]}
+        if start + limit < len(mine):
+            answer["LastEvaluatedKey"] = {"n": start + limit}
+        return answer
+
+
+ITEMS = [{"booking_num": {"S": f"1051_{i}"}} for i in range(25)]
+
+
+@pytest.mark.parametrize("segments, page, calls", [(1, 10, 3), (1, None, 1), (3, 4, 3 + 2 + 2)],
+                         ids=["pages", "one-call", "parallel-segments"])
+def test_scan_items_reads_every_page_of_every_segment(segments, page, calls):
+    table = Table(ITEMS)
+    items = scan_items(RetryingBotoClientWrapper(table, retry_decorator()), "sms", segments=segments, page=page)
+    assert sorted(i["booking_num"]["S"] for i in items) == sorted(i["booking_num"]["S"] for i in ITEMS)
+    assert len(table.calls) == calls
+
+
+def test_scan_items_retries_one_page_not_the_whole_scan():
+    table = Table(ITEMS, throttle_at=3)  # the third page throttled: the module's client retries that call alone
+    items = scan_items(RetryingBotoClientWrapper(table, retry_decorator()), "sms", page=10, consistent=True,
+                       attributes=["booking_num", "name"])
+    assert items == ITEMS
+    assert [c.get("ExclusiveStartKey") for c in table.calls] == [None, {"n": 10}, {"n": 20}, {"n": 20}]
+    assert all(c["ConsistentRead"] and c["Limit"] == 10 and c["ProjectionExpression"] == "#a0, #a1"
+               and c["ExpressionAttributeNames"] == {"#a0": "booking_num", "#a1": "name"} for c in table.calls)
