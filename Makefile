@@ -55,8 +55,12 @@ unit: setup
 sanity: setup
 	$(BIN)/python -m tests.sanity.stage
 
-# Each scenario gets its own emulator on a free loopback port (never the operator's 4566).
-# Scenarios with a file `bench-only` (molecule/cutover: the whole epic) run in `make bench`, not here.
+# Each scenario gets its own emulator on a free loopback port (never the operator's 4566) and its own
+# ephemeral directory in this checkout (.cache/molecule/<scenario>): molecule's default one is keyed by the
+# checkout's base name only, so two checkouts named alike (a clone of main called main) would share it and
+# one run's destroy would prune the other's rehearsal state. Scenarios with a file `bench-only`
+# (molecule/cutover: the whole epic) run in `make bench`, not here. When a scenario fails, the tail of its
+# kept logs (reports/molecule/<scenario>/: the rehearsal follower's) is printed.
 molecule: setup
 	@set -e; for s in $$(ls molecule 2>/dev/null); do \
 	  [ -f molecule/$$s/molecule.yml ] || continue; \
@@ -64,12 +68,13 @@ molecule: setup
 	  ports=$$($(BIN)/python -c 'import socket; a=socket.socket(); b=socket.socket(); a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0)); print(a.getsockname()[1], b.getsockname()[1])'); \
 	  port=$${ports% *}; notify=$${ports#* }; \
 	  echo "== molecule scenario $$s (emulator on 127.0.0.1:$$port, recorder on 127.0.0.1:$$notify)"; \
+	  MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/$$s \
 	  CUTOVER_MOLECULE_URL=http://127.0.0.1:$$port CUTOVER_MOLECULE_NOTIFY_URL=http://127.0.0.1:$$notify \
 	    $(BIN)/molecule test -s $$s || { \
-	    echo "!! FLAKY: molecule scenario $$s failed once; running it again (open finding: the rehearsal follower"; \
-	    echo "!! sometimes runs no slot while cutover.yml verifies its first live run; see README Molecule)"; \
-	    CUTOVER_MOLECULE_URL=http://127.0.0.1:$$port CUTOVER_MOLECULE_NOTIFY_URL=http://127.0.0.1:$$notify \
-	      $(BIN)/molecule test -s $$s; }; done
+	    echo "!! molecule scenario $$s failed; its kept logs: $$(ls -d reports/molecule/$$s/*.log 2>/dev/null | xargs)"; \
+	    if [ -f reports/molecule/$$s/follow.log ]; then \
+	      echo "!! the rehearsal follower's last lines:"; tail -n 40 reports/molecule/$$s/follow.log; fi; \
+	    exit 1; }; done
 
 # ansible.cfg fails runs without an inventory (unparsed_is_failed); syntax checks need none.
 lint: setup

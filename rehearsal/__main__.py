@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -112,12 +114,20 @@ def cmd_status(cfg: Config, args) -> int:
 
 
 def cmd_follow(cfg: Config, args) -> int:
-    from rehearsal.follow import follow
+    from rehearsal.follow import READY, follow
 
-    _need_emulator(cfg)
-    print(f"following {cfg.directory}: a slot runs whenever a playbook waits for one (idle stop {args.idle} s)",
-          flush=True)
-    print(f"{follow(cfg, idle_s=args.idle, jitter_s=args.jitter)} slot(s) run; idle for {args.idle} s, stopped")
+    def say(message: str) -> None:
+        print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {message}", flush=True)
+
+    say(f"follower pid {os.getpid()}: waiting for the emulator at {cfg.url}")
+    deadline = time.monotonic() + 60  # a loaded machine may answer slowly: do not die on a first miss
+    while not emulator.answers(cfg.url, timeout=5):
+        if time.monotonic() > deadline:
+            _need_emulator(cfg)
+        time.sleep(1)
+    say(f"{READY}{cfg.directory}: a slot runs whenever a playbook waits for one (idle stop {args.idle} s)")
+    steps = follow(cfg, idle_s=args.idle, jitter_s=args.jitter, log=say)
+    say(f"{steps} slot(s) run; idle for {args.idle} s, stopped")
     return 0
 
 

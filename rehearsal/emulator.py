@@ -179,12 +179,17 @@ def start(url: str | None = None, directory: Path | None = None, timeout: float 
 
 
 def _terminate(pid: int, grace: float = 5.0) -> None:
+    """SIGTERM the process group `pid` leads (SIGKILL after `grace`); a process that leads no group
+    (started without a session of its own, e.g. by `cmd &` in a shell) is signalled alone."""
+    group = True
     try:
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        group = False
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         try:
@@ -195,7 +200,7 @@ def _terminate(pid: int, grace: float = 5.0) -> None:
             return
         time.sleep(0.05)
     try:
-        os.killpg(pid, signal.SIGKILL)
+        (os.killpg if group else os.kill)(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 

@@ -61,3 +61,42 @@ def test_port_taken_by_something_else_is_reported_not_waited_on(tmp_path):
 def test_non_loopback_endpoint_is_refused(url, tmp_path):
     with pytest.raises(emu.EmulatorError, match="refusing endpoint"):
         emu.start(url, directory=tmp_path)
+
+
+def test_stop_ends_a_process_that_leads_no_process_group(tmp_path):
+    """`cmd &` in a shell (as molecule prepare once started the follower) leads no group: stop() used to
+    signal the group alone, found none, said True and left the process running."""
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "x.pid"
+    subprocess.run(["sh", "-c", f"sleep 60 >/dev/null 2>&1 & echo $! > {pid_file}"], check=True)
+    pid = int(pid_file.read_text())
+    try:
+        assert emu.stop(pid_file) is True
+        for _ in range(100):
+            if not emu._pid_alive(pid):
+                break
+            time.sleep(0.05)
+        assert not emu._pid_alive(pid)
+    finally:
+        if emu._pid_alive(pid):
+            emu._terminate(pid)
+
+
+def test_background_follower_starts_says_it_is_alive_and_stops_by_pid(emulator, state_dir, tmp_path, monkeypatch):
+    """python -m rehearsal.follow start|status|stop, as molecule/rollback's prepare and destroy use it."""
+    from rehearsal import follow
+
+    monkeypatch.setenv("CUTOVER_FOLLOW_LOG", str(tmp_path / "kept" / "follow.log"))
+    pid = follow.start(idle_s=60, jitter_s=0)
+    try:
+        assert (state_dir / "follow.pid").read_text().strip() == str(pid)
+        alive, message = follow.status()
+        assert alive and f"pid {pid}" in message and "following " in message
+        assert follow.start(idle_s=60) == pid  # idempotent while it lives
+    finally:
+        assert follow.stop() is True
+    assert not emu._pid_alive(pid) and not (state_dir / "follow.pid").exists()
+    alive, message = follow.status()
+    assert not alive and "no follower PID" in message and "following " in message  # the kept log's tail
