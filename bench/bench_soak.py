@@ -139,12 +139,14 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=600)
     parser.add_argument("--crash-playbooks", default="start_parallel,switch",
                         help="start_parallel (start_parallel.yml), switch (cutover.yml and rollback.yml -e scenario=2)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the emulator's port (the notification recorder takes the next one); 0: free ports")
     args = parser.parse_args()
     deadline = time.monotonic() + args.minutes * 60
     points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
-    with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator") as server:
+    with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator", args.port) as server:
         root = Path(tmp)
-        os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
+        os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{args.port + 1 if args.port else free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
         notify_recorder.start()
         try:
             started = time.monotonic()
