@@ -41,3 +41,27 @@ def test_every_client_of_every_module_retries(name):
         assert "retry_decorator=" in args, f"{name}: module.client({args}) has no retry_decorator"
     if clients:
         assert "retry_decorator(" in source or "RETRY" in source
+
+
+# What AWSRetry.jittered_backoff() retries by itself (besides RETRY_ERROR_CODES and a module's own codes).
+AWSRETRY_DEFAULTS = ("RequestLimitExceeded", "Unavailable", "ServiceUnavailable", "InternalFailure", "InternalError",
+                     "TooManyRequestsException", "Throttling")
+
+
+def test_awsretry_defaults_are_what_it_retries():
+    assert all(AWSRetry.found(code) for code in AWSRETRY_DEFAULTS)
+    assert not AWSRetry.found("ThrottlingException")
+
+
+@pytest.mark.parametrize("name", library_modules())
+def test_every_module_names_the_codes_it_retries(name):
+    """Its DOCUMENTATION notes name every code its retry policy retries: the shared ones and its own."""
+    import yaml
+
+    source = (PROJECT_DIR / "library" / f"{name}.py").read_text()
+    notes = " ".join(yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0]).get("notes", []))
+    own = [code for args in re.findall(r"retry_decorator\(\[([^\]]*)\]\)", source)
+           for code in re.findall(r'"(\w+)"', args)]
+    missing = [code for code in (*AWSRETRY_DEFAULTS, *RETRY_ERROR_CODES, *own) if f"C({code})" not in notes]
+    assert missing == [], f"{name}: its notes do not name {missing}"
+    assert "dropped or timed-out connection" in notes and "aws_config" in notes
