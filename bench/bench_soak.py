@@ -44,8 +44,9 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1) -> di
         chain = one_world(url, root / f"soak-{seed}", seed)
         try:
             result = chain.rehearse(chain.env["CUTOVER_IMAGE_ARCHIVE"])
-            print(f"seed {seed}: converged, invariant ok; {result['runs']} runs, {result['calls']} calls, "
-                  f"{result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
+            print(f"seed {seed}: converged, invariant ok ({result['invariant']}); {result['runs']} runs, "
+                  f"{result['calls']} calls, {result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
+            print(f"seed {seed} phases (playbook, calls, faults, rc): {chain.log}", flush=True)
         except ChainError as exc:
             failures.append((seed, str(exc)[:2000]))
             print(f"seed {seed}: FAILED {str(exc)[:600]}", flush=True)
