@@ -65,3 +65,27 @@ def test_every_module_names_the_codes_it_retries(name):
     missing = [code for code in (*AWSRETRY_DEFAULTS, *RETRY_ERROR_CODES, *own) if f"C({code})" not in notes]
     assert missing == [], f"{name}: its notes do not name {missing}"
     assert "dropped or timed-out connection" in notes and "aws_config" in notes
+
+
+def _status(service: str, code: str) -> int:
+    rng = random.Random(0)
+    return next(status for kind in ("throttle", "500", "503") for _ in range(8)
+                for status, answered, _ in [_service_error(service, kind, rng)] if answered == code)
+
+
+@pytest.mark.parametrize("service, code", sorted(injected_codes()) + [("s3", "500"), ("s3", "503"), ("any", "drop")])
+def test_botocore_standard_mode_retries_every_answer_of_the_mix(service, code):
+    """What the inventories' aws_config (standard mode) leaves to botocore: every transient answer of the proxy's
+    mix, with the HTTP status it comes with (S3 HEAD answers: no body, the code is the status), and a drop."""
+    import botocore.exceptions
+    from botocore.retries.standard import (RetryContext, ThrottledRetryableChecker, ThrottlingStatusCodeChecker,
+                                           TransientRetryableChecker)
+
+    if code == "drop":
+        context = RetryContext(1, caught_exception=botocore.exceptions.ConnectionClosedError(endpoint_url="x"))
+    else:
+        status = int(code) if code.isdigit() else _status(service, code)
+        context = RetryContext(1, parsed_response={"Error": {"Code": code}},
+                               http_response=type("Response", (), {"status_code": status})())
+    checkers = (TransientRetryableChecker(), ThrottledRetryableChecker(), ThrottlingStatusCodeChecker())
+    assert any(checker.is_retryable(context) for checker in checkers), f"botocore would not retry {service} {code}"
