@@ -75,7 +75,7 @@ CONNECTION_RETRIES = 4
 # client retries that much itself, the outer layers here stay only as the fallback for what botocore does not
 # retry (the module's own codes, 10 tries) and for its retry quota running out (OUTER_TRIES_BEHIND_SDK tries of
 # the shared codes, one more try of a dropped connection), so that the two layers do not multiply their waits
-# (a call throttled without end gives up after about 3 minutes, as with botocore's defaults, not 10).
+# (a call throttled without end: README "Reliability", "Retries", for the measured give-up times).
 SDK_ATTEMPTS_ENOUGH = 5
 OUTER_TRIES_BEHIND_SDK = 3
 
