@@ -157,19 +157,11 @@ options:
         C(po_approval) (DP3); C(shadow_probe) also names C(digest) and C(test).
     type: dict
     default: {}
-notes:
-  - Retries each AWS call (C(retry_decorator) of module_utils/cutover/aws.py, jittered backoff) on the transient
-    answers C(Throttling), C(ThrottlingException), C(TooManyRequestsException),
-    C(ProvisionedThroughputExceededException), C(RequestLimitExceeded), C(SlowDown), C(InternalFailure),
-    C(InternalError), C(InternalServerError), C(InternalServiceError), C(ServiceException), C(ServerException),
-    C(ServiceUnavailable), C(ServiceUnavailableException), C(Unavailable), C(RequestTimeout), the bare HTTP codes
-    C(500), C(502), C(503) and C(504) of HEAD answers, and a dropped or timed-out connection.
-  - Under that layer botocore retries by itself as the inventories set it (O(aws_config) from C(cutover_aws),
-    standard mode, 10 retries); the layer then shrinks so that the two do not multiply their waits.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""
