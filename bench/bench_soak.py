@@ -44,8 +44,9 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1) -> di
         chain = one_world(url, root / f"soak-{seed}", seed)
         try:
             result = chain.rehearse(chain.env["CUTOVER_IMAGE_ARCHIVE"])
-            print(f"seed {seed}: converged, invariant ok; {result['runs']} runs, {result['calls']} calls, "
-                  f"{result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
+            print(f"seed {seed}: converged, invariant ok ({result['invariant']}); {result['runs']} runs, "
+                  f"{result['calls']} calls, {result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
+            print(f"seed {seed} phases (playbook, calls, faults, rc): {chain.log}", flush=True)
         except ChainError as exc:
             failures.append((seed, str(exc)[:2000]))
             print(f"seed {seed}: FAILED {str(exc)[:600]}", flush=True)
@@ -139,12 +140,14 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=600)
     parser.add_argument("--crash-playbooks", default="start_parallel,switch",
                         help="start_parallel (start_parallel.yml), switch (cutover.yml and rollback.yml -e scenario=2)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the emulator's port (the notification recorder takes the next one); 0: free ports")
     args = parser.parse_args()
     deadline = time.monotonic() + args.minutes * 60
     points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
-    with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator") as server:
+    with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator", args.port) as server:
         root = Path(tmp)
-        os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
+        os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{args.port + 1 if args.port else free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
         notify_recorder.start()
         try:
             started = time.monotonic()

@@ -20,9 +20,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def own_emulator(directory: Path):
-    """An emulator for one benchmark (state in ``directory``); stopped also when the benchmark fails."""
-    server = emu.start(f"http://127.0.0.1:{free_port()}", directory=directory)
+def own_emulator(directory: Path, port: int = 0):
+    """An emulator for one benchmark (state in ``directory``) on ``port`` (0: a free one); stopped also when the
+    benchmark fails."""
+    server = emu.start(f"http://127.0.0.1:{port or free_port()}", directory=directory)
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     try:
         yield server

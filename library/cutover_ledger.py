@@ -129,6 +129,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 author:
   - naver-sms cutover team (@naver-sms-ops)
 """
@@ -551,7 +552,16 @@ def main():
     client = module.client("dynamodb", retry_decorator=retry)
     s3 = module.client("s3", retry_decorator=retry) if module.params["bucket"] else None
     finish(module, lambda: shaped(module, run(module.params, module.check_mode, client, s3=s3, region=module.region)),
-           f"ledger table {module.params['table']}: DynamoDB call failed", refusals=(LedgerError, StateError))
+           failed_call(module.params), refusals=(LedgerError, StateError))
+
+
+def failed_call(params) -> str:
+    """What the failure message names: the state bucket (S3) or the ledger table (DynamoDB)."""
+    if params["action"] == "ensure_bucket":
+        return f"state bucket {params['bucket']}: S3 call failed"
+    if params["bucket"]:
+        return f"ledger table {params['table']} or state bucket {params['bucket']}: DynamoDB or S3 call failed"
+    return f"ledger table {params['table']}: DynamoDB call failed"
 
 
 def shaped(module, result):

@@ -84,10 +84,13 @@ options:
     description: O(action=align) - seconds before the next fire by which every write must be done (5 to 300).
     type: int
     default: 30
+notes:
+  - Also retries C(LimitExceededException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""

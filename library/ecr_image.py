@@ -94,6 +94,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 author:
   - naver-sms cutover team (@naver-sms-ops)
 """

@@ -72,10 +72,13 @@ options:
     description: Seconds to wait for the function to be ready after a write.
     type: int
     default: 600
+notes:
+  - Also retries C(ResourceConflictException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 author:
   - naver-sms cutover team (@naver-sms-ops)
 """

@@ -41,10 +41,13 @@ options:
   as_of:
     description: The present (ISO) instead of the system clock - for a rehearsal only; playbooks refuse it on production.
     type: str
+notes:
+  - Also retries C(ResourceConflictException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""

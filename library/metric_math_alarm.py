@@ -73,6 +73,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""

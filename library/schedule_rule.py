@@ -59,10 +59,13 @@ options:
     description: Ensure the Lambda permission that lets this rule invoke O(target_arn) (Lambda targets only).
     type: bool
     default: true
+notes:
+  - Also retries C(ConcurrentModificationException) and C(ResourceConflictException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 author:
   - naver-sms cutover team (@naver-sms-ops)
 """

@@ -96,10 +96,13 @@ options:
         window as a switch would (no write) and say in RV(ran_since) whether either function may have run
         since that reading (cutover.yml - a rerun after a run killed before its alignment finished).
     type: dict
+notes:
+  - Also retries C(ConcurrentModificationException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""

@@ -65,10 +65,13 @@ options:
     description: Publish the two metrics (false - only judge).
     type: bool
     default: true
+notes:
+  - Also retries C(ConcurrentModificationException) (this module's own codes).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - cutover.local.retries
 """
 
 EXAMPLES = r"""

@@ -24,6 +24,8 @@ How a module uses it (library/schedule_rule.py is the model)::
 - ``retry_decorator(extra)`` adds only the codes that ``AWSRetry.jittered_backoff()`` misses; pass
   per service the codes that mean "try again" there (``ResourceConflictException`` for Lambda); it also
   retries a dropped or timed-out connection once botocore's own retries gave up (``CONNECTION_RETRIES``).
+  Under it, botocore's own retries (``aws_config`` from ``cutover_aws``, standard mode, max_attempts 10) take
+  the transient answers first; the layers here then shrink so that they do not multiply (``sdk_attempts``).
 - Waiters: ``client.get_waiter(name).wait(..., WaiterConfig=custom_waiter_config(timeout))`` from
   amazon.aws ``module_utils.waiter``; paging: ``paginated_query_with_retries`` from
   ``module_utils.botocore``; tags: ``compare_aws_tags`` from ``module_utils.tagging``.
@@ -67,36 +69,70 @@ class InputError(Exception):
     """Input a module cannot apply; raised before any mutating call, its message says what to do."""
 
 
-# A connection closed or timed out before an answer: botocore retries it itself (4 retries in the legacy and
-# standard modes), then raises a BotoCoreError that AWSRetry (ClientError codes only) does not retry, so a
-# burst of dropped connections on one call failed the module. The call is tried again this many times more.
+# A connection closed or timed out before an answer: botocore retries it itself (3 attempts by default), then
+# raises a BotoCoreError that AWSRetry (ClientError codes only) does not retry, so a burst of dropped connections
+# on one call failed the module. The call is tried again this many times more.
 CONNECTION_RETRIES = 4
+# The inventories give every module botocore's own retries (cutover_aws: aws_config retries, standard mode,
+# max_attempts 10: 11 attempts per call, throttling codes, 500/502/503/504 and dropped connections). When the
+# client retries that much itself, the outer layers here stay only as the fallback for what botocore does not
+# retry (the module's own codes, 10 tries) and for its retry quota running out (OUTER_TRIES_BEHIND_SDK tries of
+# the shared codes, one more try of a dropped connection), so that the two layers do not multiply their waits
+# (a call throttled without end: README "Reliability", "Retries", for the measured give-up times).
+SDK_ATTEMPTS_ENOUGH = 5
+OUTER_TRIES_BEHIND_SDK = 3
 
 
 def _connection_errors():
     return (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
+def sdk_attempts(call) -> int:
+    """How many attempts botocore makes per call of the client `call` belongs to (3 when it cannot tell)."""
+    config = getattr(getattr(getattr(call, "__self__", None), "meta", None), "config", None)
+    retries = getattr(config, "retries", None) or {}
+    if retries.get("total_max_attempts"):
+        return int(retries["total_max_attempts"])
+    return int(retries["max_attempts"]) + 1 if retries.get("max_attempts") is not None else 3
+
+
+class _OwnCodes(AWSRetry):
+    """AWSRetry that retries only the codes it is given (not AWSRetry's default list)."""
+
+    @staticmethod
+    def found(response_code, catch_extra_error_codes=None):
+        return response_code in (catch_extra_error_codes or ())
+
+
 def retry_decorator(extra_codes: list[str] | None = None):
     """The retry policy every custom module uses; pass extra codes per service.
 
-    AWSRetry's jittered backoff on the transient codes, and around it the retry of a dropped or timed-out
-    connection (``CONNECTION_RETRIES``, jittered backoff up to 20 s)."""
-    by_code = AWSRetry.jittered_backoff(
-        retries=10, delay=1, max_delay=20,
-        catch_extra_error_codes=RETRY_ERROR_CODES + list(extra_codes or []),
-    )
+    AWSRetry's jittered backoff on the transient codes (``RETRY_ERROR_CODES``) and the module's own
+    ``extra_codes`` (10 tries), and around it the retry of a dropped or timed-out connection
+    (``CONNECTION_RETRIES``, jittered backoff up to 20 s). Behind a client that retries itself at least
+    ``SDK_ATTEMPTS_ENOUGH`` times (the inventories' aws_config), the shared codes get
+    ``OUTER_TRIES_BEHIND_SDK`` tries and a dropped connection one more try; the module's own codes keep 10."""
+    extra = list(extra_codes or [])
 
     def decorator(call):
-        retried = by_code(call)
+        behind_sdk = sdk_attempts(call) >= SDK_ATTEMPTS_ENOUGH
+        if behind_sdk:
+            retried = AWSRetry.jittered_backoff(retries=OUTER_TRIES_BEHIND_SDK, delay=1, max_delay=20,
+                                                catch_extra_error_codes=RETRY_ERROR_CODES)(
+                _OwnCodes.jittered_backoff(retries=10, delay=1, max_delay=20, catch_extra_error_codes=extra)(call)
+                if extra else call)
+        else:
+            retried = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=20,
+                                                catch_extra_error_codes=RETRY_ERROR_CODES + extra)(call)
+        connection_retries = 1 if behind_sdk else CONNECTION_RETRIES
 
         @functools.wraps(call)
         def with_connection_retries(*args, **kwargs):
-            for attempt in range(CONNECTION_RETRIES + 1):
+            for attempt in range(connection_retries + 1):
                 try:
                     return retried(*args, **kwargs)
                 except _connection_errors():
-                    if attempt == CONNECTION_RETRIES:
+                    if attempt == connection_retries:
                         raise
                     time.sleep(random.uniform(0, min(20, 2 ** attempt)))
             return None  # not reached
@@ -104,6 +140,21 @@ def retry_decorator(extra_codes: list[str] | None = None):
         return with_connection_retries
 
     return decorator
+
+
+def wait_through_faults(wait, tries: int = 4):
+    """``wait()`` (a botocore waiter's ``wait(...)``, bound with functools.partial or a lambda), again when a poll
+    failed on a transient answer: a waiter fails at once on an error its acceptors do not name (a 503 on
+    HeadBucket once botocore's own attempts gave up), which is no answer about the resource."""
+    for attempt in range(tries):
+        try:
+            return wait()
+        except botocore.exceptions.WaiterError as exc:
+            code = str((exc.last_response or {}).get("Error", {}).get("Code", ""))
+            if attempt == tries - 1 or not AWSRetry.found(code, RETRY_ERROR_CODES):
+                raise
+            time.sleep(random.uniform(0, min(20, 2 ** attempt)))
+    return None  # not reached
 
 
 def get_or_none(call, *, missing=NOT_FOUND, **kwargs):

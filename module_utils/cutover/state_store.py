@@ -129,7 +129,9 @@ def ensure_bucket(s3, bucket: str, account_id: str, region: str, check_mode: boo
         if not exists:
             config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
             s3.create_bucket(Bucket=bucket, aws_retry=True, **config)
-            s3.get_waiter("bucket_exists").wait(Bucket=bucket)
+            from .aws import wait_through_faults  # botocore only where a bucket is created
+
+            wait_through_faults(lambda: s3.get_waiter("bucket_exists").wait(Bucket=bucket))
         if not before["versioning"]:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, aws_retry=True,
                                      **owner)

@@ -28,6 +28,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 NAMESPACE, NAME = "cutover", "sanity"
 IMPORT_RE = re.compile(r"\bansible\.module_utils\.cutover\b")
 COLLECTION_IMPORT = f"ansible_collections.{NAMESPACE}.{NAME}.plugins.module_utils.cutover"
+# The collection's own doc fragments (`- cutover.local.retries`), staged beside the modules under the staged name
+FRAGMENTS = PROJECT_DIR / "collections" / "ansible_collections" / "cutover" / "local" / "plugins" / "doc_fragments"
+FRAGMENT_RE = re.compile(r"^(\s*- )cutover\.local\.(?=\w+$)", re.M)
 # The tests amazon.aws runs in its CI ("ansible-test sanity" with its default list, minus the ones
 # that need a network or docker); the rest of the defaults do not concern two plain directories.
 TESTS = ["validate-modules", "pep8", "pylint", "import", "compile"]
@@ -92,9 +95,13 @@ def stage(root: Path) -> Path:
     (collection / "README.md").write_text("Staged by tests/sanity/stage.py; thrown away afterwards.\n")
     (collection / "meta").mkdir()
     (collection / "meta" / "runtime.yml").write_text('---\nrequires_ansible: ">=2.19.0"\n')
-    for source, dest in ((PROJECT_DIR / "library", modules), (PROJECT_DIR / "module_utils" / "cutover", utils)):
+    fragments = collection / "plugins" / "doc_fragments"
+    fragments.mkdir()
+    for source, dest in ((PROJECT_DIR / "library", modules), (PROJECT_DIR / "module_utils" / "cutover", utils),
+                         (FRAGMENTS, fragments)):
         for path in sorted(source.glob("*.py")):
-            (dest / path.name).write_text(IMPORT_RE.sub(COLLECTION_IMPORT, path.read_text()))
+            text = FRAGMENT_RE.sub(rf"\1{NAMESPACE}.{NAME}.", IMPORT_RE.sub(COLLECTION_IMPORT, path.read_text()))
+            (dest / path.name).write_text(text)
     (root / "ansible_collections" / "amazon").mkdir()
     (root / "ansible_collections" / "amazon" / "aws").symlink_to(amazon_aws_dir())
     git = ["git", "-c", "user.name=sanity", "-c", "user.email=sanity@localhost"]

@@ -126,3 +126,90 @@ def test_scan_items_retries_one_page_not_the_whole_scan():
     assert [c.get("ExclusiveStartKey") for c in table.calls] == [None, {"n": 10}, {"n": 20}, {"n": 20}]
     assert all(c["ConsistentRead"] and c["Limit"] == 10 and c["ProjectionExpression"] == "#a0, #a1"
                and c["ExpressionAttributeNames"] == {"#a0": "booking_num", "#a1": "name"} for c in table.calls)
+# --- retry_decorator behind botocore's own retries, and waiters through a transient poll
+class Client:
+    """A client whose every call fails with `codes` in turn (then succeeds); `retries` is its botocore config."""
+
+    def __init__(self, retries, codes):
+        self.meta = type("Meta", (), {"config": type("Config", (), {"retries": retries})()})()
+        self.codes, self.tries = list(codes), 0
+
+    def put(self):
+        self.tries += 1
+        if self.codes:
+            code = self.codes.pop(0)
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="x") if code == "drop" else _error(code)
+        return "ok"
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+
+
+DEFAULT = {"mode": "standard"}
+FROM_INVENTORY = {"mode": "standard", "total_max_attempts": 11}
+
+
+@pytest.mark.parametrize(
+    "retries, extra, codes, tries, outcome",
+    [
+        (DEFAULT, [], ["ThrottlingException"] * 20, 10, "ThrottlingException"),
+        (FROM_INVENTORY, [], ["ThrottlingException"] * 20, 3, "ThrottlingException"),
+        (FROM_INVENTORY, [], ["503", "ThrottlingException"], 3, "ok"),
+        (FROM_INVENTORY, ["ResourceConflictException"], ["ResourceConflictException"] * 20, 10,
+         "ResourceConflictException"),
+        (FROM_INVENTORY, ["ResourceConflictException"], ["ResourceConflictException"] * 9, 10, "ok"),
+        (DEFAULT, [], ["drop"] * 20, 5, "EndpointConnectionError"),
+        (FROM_INVENTORY, [], ["drop"] * 20, 2, "EndpointConnectionError"),
+        (FROM_INVENTORY, [], ["AccessDeniedException"], 1, "AccessDeniedException"),
+    ],
+    ids=["default-10", "behind-sdk-3", "behind-sdk-recovers", "own-code-keeps-10", "own-code-recovers",
+         "drop-default", "drop-behind-sdk", "not-transient"],
+)
+def test_retry_decorator_tries(no_sleep, retries, extra, codes, tries, outcome):
+    """Behind a client that retries itself (the inventories' aws_config) the shared codes get 3 tries, not 10, and
+    a dropped connection one more; the module's own codes (botocore does not know them) keep 10 per try."""
+    from module_utils.cutover.aws import retry_decorator
+
+    client = Client(retries, codes)
+    call = retry_decorator(extra)(client.put)
+    try:
+        result = call()
+    except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
+        result = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+    assert (client.tries, result) == (tries, outcome)
+
+
+@pytest.mark.parametrize("retries, attempts", [({"mode": "standard"}, 3), ({"max_attempts": 10}, 11),
+                                               ({"total_max_attempts": 11}, 11), (None, 3)])
+def test_sdk_attempts(retries, attempts):
+    from module_utils.cutover.aws import sdk_attempts
+
+    assert sdk_attempts(Client(retries, []).put) == attempts
+    assert sdk_attempts(len) == 3  # not a client's method
+
+
+@pytest.mark.parametrize("codes, polls, outcome", [(["503", "500"], 3, "ok"), (["503"] * 9, 4, "503"),
+                                                   (["404"], 1, "404")],
+                         ids=["transient-then-ok", "transient-gives-up", "other-error"])
+def test_wait_through_faults(no_sleep, codes, polls, outcome):
+    from module_utils.cutover.aws import wait_through_faults
+
+    seen = []
+
+    def wait():
+        seen.append(1)
+        if codes:
+            code = codes.pop(0)
+            raise botocore.exceptions.WaiterError(name="BucketExists", reason=f"An error occurred ({code})",
+                                                  last_response={"Error": {"Code": code}})
+        return "ok"
+
+    try:
+        result = wait_through_faults(wait)
+    except botocore.exceptions.WaiterError as exc:
+        result = exc.last_response["Error"]["Code"]
+    assert (len(seen), result) == (polls, outcome)
