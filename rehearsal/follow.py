@@ -110,7 +110,7 @@ def follow(cfg: Optional[Config] = None, idle_s: float = 120.0, poll_s: float = 
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, retried, then FollowError
             failures += 1
             log(f"slot failed ({failures} in a row): {exc.__class__.__name__}: {exc}\n"
-                + traceback.format_exc().rstrip())
+                + traceback.format_exc(limit=50).rstrip())  # a limit of its own: sys.tracebacklimit may be 0
             if on_failure:
                 on_failure(exc)
             if failures >= max_failures:

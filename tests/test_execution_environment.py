@@ -42,7 +42,10 @@ def context(tmp_path_factory):
     return directory
 
 
-def test_the_definition_is_valid_version_3():
+def test_the_definition_is_valid_version_3(monkeypatch):
+    # importing ansible_builder sets sys.tracebacklimit = 0 for the whole process (its exceptions module):
+    # put it back after the test, so later tests in this worker still get tracebacks
+    monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
     from ansible_builder.user_definition import UserDefinition
 
     definition = UserDefinition(str(PROJECT_DIR / "execution-environment.yml"))
