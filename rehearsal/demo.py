@@ -143,13 +143,14 @@ def step_monitoring() -> None:
 SLOT_DEMO = timedelta(minutes=20)
 
 
-def _clock():
+def _clock(cfg=None):
+    """(config, scheduler, the simulated clock) of the world at `cfg` (default: the demo's)."""
     from datetime import datetime
 
     from rehearsal.config import Config
     from rehearsal.scheduler import Scheduler
 
-    cfg = Config()
+    cfg = cfg or Config()
     scheduler = Scheduler(cfg)
     return cfg, scheduler, datetime.fromisoformat(scheduler.state()["now"].replace("Z", "+00:00"))
 
@@ -205,35 +206,49 @@ def step_gate_dp1() -> None:
 
 def step_compare_slots() -> None:
     """Story 5.4: run old live + new shadow slot by slot, compare after each, then compare.yml once."""
-    from rehearsal.comparison import compare_slot, grace
+    from rehearsal.comparison import grace
 
     _note(f"the parallel run lasts {PARALLEL_SLOTS} slots ({PARALLEL_SLOTS // 3} simulated hours), not a week: "
           f"Decision Point 2 judges {round(DP2_WINDOW_DAYS * 72)} slots (-e cutover_gate_window_days={DP2_WINDOW_DAYS})")
-    cfg, scheduler, now = _clock()
+    cfg, _scheduler, _now = _clock()
+    now = compare_each_slot(cfg, PARALLEL_SLOTS - 1, _reports_dir())
+    _clock()[1].run(1)
+    _playbook("compare.yml", "-e", f"cutover_compare_as_of={_iso(now + grace())}")
+
+
+def compare_each_slot(cfg, count: int, reports: Path, show=print):
+    """`count` slots of old live + new shadow, each compared as it settles (in-process, the comparison's state in
+    the state bucket, as compare.yml keeps it), each compared slot shown; -> the clock before the last slot ran."""
+    from rehearsal.comparison import compare_slot, grace
+
+    _cfg, scheduler, now = _clock(cfg)
     first_shadow = _iso(now)
-    reports = _reports_dir()
-    for _ in range(PARALLEL_SLOTS - 1):  # each comparison reports the slot settled two slots before
+    for _ in range(count):  # each comparison reports the slot settled two slots before
         scheduler.run(1)
         result = compare_slot(now + grace(), reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += SLOT_DEMO
         for slot, row in result["slots"].items():
             if slot < first_shadow:
                 continue
-            print(f"{slot}: {row['match_percentage']} % match, matched {row['matched']}, late {row['late']}, "
-                  f"discrepancies {row['discrepancies']}; SMS old {row['sms_sent']['old']['total']} / new "
-                  f"{row['sms_sent']['new']['total']} (new delivered {row['sms_delivered']['new']})")
-    scheduler.run(1)
-    _playbook("compare.yml", "-e", f"cutover_compare_as_of={_iso(now + grace())}")
+            show(f"{slot}: {row['match_percentage']} % match, matched {row['matched']}, late {row['late']}, "
+                 f"discrepancies {row['discrepancies']}; SMS old {row['sms_sent']['old']['total']} / new "
+                 f"{row['sms_sent']['new']['total']} (new delivered {row['sms_delivered']['new']})")
+    return now
 
 
 def step_gate_dp2() -> None:
     """Decision Point 2 (gate.yml decision=cutover) over the shortened window, at the simulated clock."""
+    _playbook("gate.yml", "-e", "decision=cutover", *dp2_args(_clock()[2]))
+
+
+def dp2_args(now, ack=None) -> tuple:
+    """gate.yml's extra vars for Decision Point 2 at the simulated clock `now` (shortened window, acknowledgements)."""
     from rehearsal.comparison import grace
 
-    _cfg, _scheduler, now = _clock()
-    acks = json.dumps({"cutover_gate_acks": {"rollback_practised": ACK, "team_comfortable": ACK, "po_approval": ACK}})
-    _playbook("gate.yml", "-e", "decision=cutover", "-e", f"cutover_gate_window_days={DP2_WINDOW_DAYS}",
-              "-e", f"cutover_gate_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
+    ack = ack or ACK
+    acks = json.dumps({"cutover_gate_acks": {"rollback_practised": ack, "team_comfortable": ack, "po_approval": ack}})
+    return ("-e", f"cutover_gate_window_days={DP2_WINDOW_DAYS}",
+            "-e", f"cutover_gate_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
 
 
 class Skipped(Exception):
@@ -279,18 +294,28 @@ def step_recutover() -> None:
 
 def step_post_cutover_days() -> None:
     """Story 5.7: the post-cutover days, the daily check after day 1 and day 7, Decision Point 3 on day 7."""
-    from rehearsal.comparison import grace
-
     _note(f"a post-cutover day lasts {POST_DAY_MINUTES} simulated minutes, not 24 h "
           f"(-e cutover_post_day_minutes={POST_DAY_MINUTES}); DP3 waits {POST_DAYS} such days")
     _note("the daily check runs after day 1 and after day 7 here (the same command on days 2-6)")
     _note("the emulator has no alarm history (metric-math alarms cannot be replayed): the post-cutover checks and "
           f"DP3 judge {', '.join(POST_ALARMS)} and the error rate from the metrics")
-    _cfg, scheduler, _now = _clock()
-    acks = json.dumps({"cutover_gate_acks": {"zero_customer_complaints": ACK, "po_approval": ACK}})
+    _cfg, _scheduler, _now = _clock()
     # the SMS baseline is the comparison's count of the parallel run: from its start to the (last) cutover
     live_since = _LIVE_SINCE[-1] if _LIVE_SINCE else _now
     parallel_from = _PARALLEL_FROM[-1] if _PARALLEL_FROM else live_since - PARALLEL_SLOTS * SLOT_DEMO
+    for args in post_cutover_days(None, live_since, parallel_from):
+        _playbook("post_cutover.yml", *args)
+
+
+def post_cutover_days(cfg, live_since, parallel_from, ack=None):
+    """The post-cutover week on the simulated clock of the world at `cfg` (default: the demo's): yields the
+    extra vars of post_cutover.yml for day 1, then (after running the slots until day 7 is complete) for day 7
+    with Decision Point 3's acknowledgements; the caller runs the playbook between the two."""
+    from rehearsal.comparison import grace
+
+    ack = ack or ACK
+    _cfg, scheduler, _now = _clock(cfg)
+    acks = json.dumps({"cutover_gate_acks": {"zero_customer_complaints": ack, "po_approval": ack}})
     parallel_days = (live_since - parallel_from + SLOT_DEMO) / timedelta(days=1)
     _note(f"the SMS baseline is the parallel run's comparison, from its start to the last cutover "
           f"(-e cutover_post_parallel_days={parallel_days:.4f}, not a week)")
@@ -298,16 +323,15 @@ def step_post_cutover_days() -> None:
               "-e", f"cutover_post_parallel_days={parallel_days:.4f}",
               "-e", json.dumps({"cutover_post_alarms": POST_ALARMS}))
     scheduler.run(1)  # the live slots were day 1; its last run settles
-    _cfg, _scheduler, now = _clock()
-    _playbook("post_cutover.yml", *common, "-e", "post_cutover_day=1", "-e",
-              f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
+    _cfg, _scheduler, now = _clock(cfg)
+    yield (*common, "-e", "post_cutover_day=1", "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}")
     # day 7 counts from the last switch (the re-cutover, a few slots after the first cutover): run the
     # simulated days until it is complete, one slot to spare
     week_done = live_since + timedelta(minutes=POST_DAY_MINUTES * POST_DAYS) + SLOT_DEMO
     if now < week_done:
         scheduler.run(-(-(week_done - now) // SLOT_DEMO))  # whole slots, rounded up
-        _cfg, _scheduler, now = _clock()
-    _playbook("post_cutover.yml", *common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
+        _cfg, _scheduler, now = _clock(cfg)
+    yield (*common, "-e", f"post_cutover_as_of={_iso(now - SLOT_DEMO + grace())}", "-e", acks)
 
 
 def step_decommission() -> None:

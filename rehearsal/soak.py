@@ -23,9 +23,15 @@ from rehearsal.proxy import TRANSIENT, FaultProxy, ProxiedRun, run_playbook
 
 SLOT = timedelta(minutes=20)
 LEDGER_OPS = ("PutItem", "DeleteItem")  # the ledger's lock and run event: every run writes them
+ACK = {"by": "soak", "ref": "rehearsal/soak.py"}  # the acknowledgements a person gives at a decision point
 # Decision Point 1 as the rehearsal records it (the rollback rehearsal is a person's acknowledgement)
 DP1_GO = ("-e", "decision=parallel",
-          "-e", json.dumps({"cutover_gate_acks": {"rollback_rehearsed": {"by": "soak", "ref": "rehearsal/soak.py"}}}))
+          "-e", json.dumps({"cutover_gate_acks": {"rollback_rehearsed": ACK}}))
+
+
+# the rehearsal after Decision Point 1, in order (Chain.past_dp1; bench_soak.py --through)
+PAST_DP1 = ("dp2", "cutover", "rollback", "recutover", "post_cutover", "decommission")
+COMPARED_BY_PLAYBOOK = 3  # of the parallel run's slots before DP2, the last ones compared by compare.yml (faulted)
 
 
 class ChainError(AssertionError):
@@ -121,11 +127,11 @@ class Chain:
         return report
 
     # --- phases
-    def rehearse(self, archive: str, slots: int = 4) -> dict:
-        """The rehearsal as far as its playbooks go: world, state, image, function, monitoring, sms_v2 seeded,
-        Decision Point 1 recorded, parallel run, slots of both functions, comparison, Decision Point 1 again;
-        transient faults in every phase from monitoring on (image and function:
-        tests/playbooks/test_deploy_and_create.py); the invariant."""
+    def rehearse(self, archive: str, slots: int = 4, through: str = "dp1") -> dict:
+        """The rehearsal: world, state, image, function, monitoring, sms_v2 seeded, Decision Point 1 recorded,
+        parallel run, slots of both functions, comparison, Decision Point 1 again; with `through` one of PAST_DP1
+        the phases after it up to that one (``past_dp1``); transient faults in every phase from monitoring on
+        (image and function: tests/playbooks/test_deploy_and_create.py); the invariant."""
         self.env["CUTOVER_IMAGE_ARCHIVE"] = archive
         self.seed_world()
         self.converge("bootstrap.yml")
@@ -133,12 +139,57 @@ class Chain:
         self.must(self.run("create_function.yml", faults=True), "create_function.yml with faults")
         self.converge("monitoring.yml")
         self.decide_parallel(converge=True)
+        self.parallel_from = self.now()
         self.converge("start_parallel.yml", "-e", f"cutover_compare_as_of={self.as_of()}")
         self.slots(slots)
         compared = self.compare()
         decided = self.gate()
+        past = self.past_dp1(through) if through != "dp1" else {}
         report = self.invariant()
-        return {"compared": compared, "gate": decided, "invariant": report.summary(), **self.figures()}
+        return {"compared": compared, "gate": decided, **past, "invariant": report.summary(), **self.figures()}
+
+    def past_dp1(self, through: str = "decommission") -> dict:
+        """The rehearsal after Decision Point 1, as rehearsal/demo.py runs it, up to `through` (one of PAST_DP1):
+        dp2: the parallel run's slots compared as they settle (in-process), the last COMPARED_BY_PLAYBOOK by
+        compare.yml (faults, then the same result without), Decision Point 2 (gate.yml decision=cutover, recorded
+        through faults: cutover.yml requires its go; a clean rerun decides the same); cutover: cutover.yml
+        converged (a clean rerun finds nothing to switch), live slots, the invariant so far; rollback: rollback.yml
+        -e scenario=2 the same, one slot; recutover: cutover.yml again; post_cutover: post_cutover.yml day 1, the
+        days until day 7 is complete, day 7 with Decision Point 3 (each through faults, then decided the same
+        without); decommission: decommission.yml converged. -> what each decided."""
+        from rehearsal import demo
+
+        stages, done = PAST_DP1[:PAST_DP1.index(through) + 1], {}
+        reports = self.workdir / "reports" / "comparison"
+        demo.compare_each_slot(self.cfg, demo.PARALLEL_SLOTS - COMPARED_BY_PLAYBOOK, reports, show=lambda _line: None)
+        for _ in range(COMPARED_BY_PLAYBOOK):
+            self.slots(1)
+            done["compared_by_playbook"] = self.compare()
+        done["dp2"] = self.gate("cutover", *demo.dp2_args(self.now(), ACK))
+        switches = (("cutover", "cutover.yml", ()), ("rollback", "rollback.yml", ("-e", "scenario=2")),
+                    ("recutover", "cutover.yml", ()))
+        for stage, playbook, args in switches:
+            if stage not in stages:
+                return done
+            self.follow = True  # the switch's check waits for the next slot: the follower runs it
+            try:
+                self.converge(playbook, *args)
+            finally:
+                self.follow = False
+            done[stage] = live_side(rule_pair(self.proxy.state.upstream))
+            if stage == "cutover":
+                self.slots(3)  # live slots
+                self.invariant()
+            elif stage == "rollback":
+                self.slots(1)
+        if "post_cutover" not in stages:
+            return done
+        done["post_cutover"] = [self.decide("post_cutover.yml", *args)
+                                for args in demo.post_cutover_days(self.cfg, self.now(), self.parallel_from, ACK)]
+        if "decommission" in stages:
+            self.converge("decommission.yml")
+            done["decommission"] = "converged"
+        return done
 
     def decide_parallel(self, converge: bool = False) -> None:
         """seed_new_table.yml (with `converge`: through faults, then a clean rerun that changes nothing), then
@@ -165,14 +216,19 @@ class Chain:
             raise ChainError(f"compare.yml decided differently with faults: {first} vs {second}")
         return first
 
-    def gate(self, decision: str = "parallel") -> tuple:
-        """gate.yml with faults, then without (not recorded): the same outcome and criteria."""
-        args = ["-e", f"decision={decision}", "-e", "cutover_gate_record=false"]
-        faulty = self.run("gate.yml", *args, faults=True)
-        clean = self.run("gate.yml", *args)
-        first, second = gate_outcome(faulty.stdout), gate_outcome(clean.stdout)
+    def gate(self, decision: str = "parallel", *extra: str) -> tuple:
+        """gate.yml with faults, then without: the same outcome and criteria (gate.yml records both decisions)."""
+        return self.decide("gate.yml", "-e", f"decision={decision}", *extra)
+
+    def decide(self, playbook: str, *args: str) -> tuple:
+        """A deciding playbook (gate.yml, post_cutover.yml) with faults, then without: the same outcome and the
+        same criteria (status and name)."""
+        faulty = self.run(playbook, *args, faults=True)
+        clean = self.run(playbook, *args)
+        first, second = gate_outcome(faulty), gate_outcome(clean)
         if first is None or first != second:
-            raise ChainError(f"gate.yml decided differently with faults: {first} vs {second}\n{faulty.stdout[-3000:]}")
+            raise ChainError(f"{playbook} decided differently with faults: {first} vs {second}\n{faulty.stdout[-3000:]}"
+                             f"\n{faulty.stderr[-1000:]}")
         return first
 
     def figures(self) -> dict:
@@ -185,11 +241,14 @@ def slot_results(stdout: str) -> list[str]:
     return sorted(set(re.findall(r'"msg": "(\d{4}-\d\d-\d\dT[\d:]+Z: [^"]*% match[^"]*)"', stdout)))
 
 
-def gate_outcome(stdout: str):
-    """(outcome, sorted criteria statuses) from gate.yml's output, or None."""
-    outcome = re.search(r"\b(GO|NO[_ -]GO|go|no_go)\b", stdout)
-    criteria = sorted(set(re.findall(r"^\s*(?:\[(?:PASS|FAIL|OK|WARN|ACK)\]|(?:PASS|FAIL)\b)[^\n]*", stdout, re.M)))
-    return (outcome.group(1).lower().replace(" ", "_").replace("-", "_"), tuple(criteria)) if outcome else None
+def gate_outcome(run: ProxiedRun):
+    """(outcome, sorted "STATUS: criterion" lines) of a gate.yml or post_cutover.yml run, or None when it printed no
+    criterion: go when it passed, no_go when it stopped at "is NO_GO", else None (it failed for another reason)."""
+    criteria = sorted(set(re.findall(r'"msg": "([A-Z_]+: [^"]+?) - measured', run.stdout)))
+    if not criteria:
+        return None
+    outcome = "go" if run.rc == 0 else "no_go" if re.search(r"is NO_GO", run.stdout) else None
+    return (outcome, tuple(criteria)) if outcome else None
 
 
 
