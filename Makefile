@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CUTOVER_EMULATOR_URL ?= http://127.0.0.1:4566
 
-.PHONY: setup browser emulator emulator-stop demo test unit pytest molecule lint sanity bench clean
+.PHONY: setup browser emulator emulator-stop demo test unit pytest molecule lint sanity sanity-test bench clean
 
 setup: $(STAMP)
 
@@ -29,10 +29,14 @@ emulator-stop:
 demo: setup
 	$(BIN)/python -m rehearsal.demo
 
-# molecule (one playbook at a time: about one core) and lint (one core) run side by side after pytest (two
-# workers); each one's output is printed whole when it ends (--output-sync), and either failing fails the target.
-test: setup browser pytest
-	$(MAKE) --no-print-directory -j2 --output-sync=target molecule lint
+# Three stages, each failing the target: the venv and chromium side by side (pip and apt-get wait mostly on
+# downloads and disks), pytest (two workers), then two lanes of about one core each: molecule (one playbook at
+# a time) beside lint followed by ansible-test sanity (sanity-test). Each one's output is printed whole when it
+# ends (--output-sync).
+test:
+	$(MAKE) --no-print-directory -j2 --output-sync=target setup browser
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target molecule lint sanity-test
 
 # Headless Chromium for the status page test (tests/test_status_page_browser.py): Debian's
 # `chromium`, installed only when missing and only as root with apt-get; otherwise that test skips
@@ -51,9 +55,14 @@ pytest: setup
 unit: setup
 	$(BIN)/python -m pytest tests/unit
 
-# ansible-test sanity on library/ + module_utils/ staged as a collection (also part of pytest).
+# ansible-test sanity on library/ + module_utils/ staged as a collection: `make sanity` prints its findings,
+# `make sanity-test` is the test of them (tests/sanity, marked lint_lane: plain `pytest` leaves it to this
+# target, which make test runs beside molecule, after lint).
 sanity: setup
 	$(BIN)/python -m tests.sanity.stage
+
+sanity-test: setup
+	$(BIN)/python -m pytest -n 0 -m lint_lane tests/sanity
 
 # Each scenario gets its own emulator on a free loopback port (never the operator's 4566) and its own
 # ephemeral directory in this checkout (.cache/molecule/<scenario>): molecule's default one is keyed by the

@@ -13,7 +13,7 @@ import pytest
 from tests.sanity import stage
 
 
-@pytest.mark.slow
+@pytest.mark.lint_lane  # make sanity-test (make test's lint lane, beside molecule)
 def test_ansible_test_sanity_is_clean(tmp_path):
     root = tmp_path / "tree"
     root.mkdir()
