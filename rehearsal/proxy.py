@@ -20,12 +20,15 @@ rpc-v2-cbor):
 
 A kill trigger (``proxy.kill_after(n, pid)``) sends SIGKILL to a process, its group
 and every descendant (ansible's workers run in sessions of their own) right after
-the n-th mutating call the emulator answered (the answer is sent first). The moment the
+the n-th mutating call the emulator answered (the answer is sent first); with
+``operation="EnableRule"`` right after the n-th mutating call of that operation (the
+world's writes before it vary from run to run, their count does not matter). The moment the
 trigger fires no request is forwarded any more; and once the tree is stopped, the client ports
 of every socket it held are fenced: a request the killed processes sent before they stopped
 (waiting in a keep-alive connection's buffer or in the accept queue) is refused even after the
-trigger is disarmed for the rerun. So exactly n mutating calls reached the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
-(endpoint = proxy URL) and returns its outcome with the calls counted.
+trigger is disarmed for the rerun. So the kill lands right after exactly that call.
+``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy (endpoint = proxy URL)
+and returns its outcome with the calls counted.
 
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
 Standalone: ``python -m rehearsal.proxy --upstream URL --port N``.
@@ -221,8 +224,9 @@ class ProxyState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     scripts: list = field(default_factory=list)
     kill_after: int = 0  # 0 = no kill trigger
+    kill_operation: str = ""  # the trigger counts only the mutating calls of this operation ("": every one)
     kill_pgid: int = 0
-    forwarded_mutating: int = 0
+    counted: int = 0  # mutating calls forwarded since the trigger was armed (of kill_operation, when named)
     killed: bool = False
     # client ports of the sockets the killed tree held: refused for good (not reset by disarming)
     fenced_ports: set = field(default_factory=set)
@@ -230,13 +234,15 @@ class ProxyState:
     fired: bool = False  # the trigger fired; stays so after disarming, until the next crash run is armed
     after_trigger: list = field(default_factory=list)  # every call recorded since the trigger fired (not cleared)
 
-    def count_forwarded(self, mutating: bool) -> int | None:
+    def count_forwarded(self, mutating: bool, operation: str) -> int | None:
         """Count a mutating call the emulator answered; returns the process group to kill, if now."""
         if not mutating:
             return None
         with self.lock:
-            self.forwarded_mutating += 1
-            if self.kill_after and not self.killed and self.forwarded_mutating >= self.kill_after:
+            if self.kill_operation and operation != self.kill_operation:
+                return None
+            self.counted += 1
+            if self.kill_after and not self.killed and self.counted >= self.kill_after:
                 self.killed = self.fired = True
                 self.kill_done.clear()
                 return self.kill_pgid
@@ -247,10 +253,10 @@ class ProxyState:
         with self.lock:
             return self.killed or port in self.fenced_ports
 
-    def arm(self, count: int, pgid: int) -> None:
+    def arm(self, count: int, pgid: int, operation: str = "") -> None:
         with self.lock:
-            self.kill_after, self.kill_pgid = count, pgid
-            self.forwarded_mutating, self.killed = 0, False
+            self.kill_after, self.kill_pgid, self.kill_operation = count, pgid, operation
+            self.counted, self.killed = 0, False
             if count:  # a new crash run: the previous one's ports may be the kernel's again by now
                 self.fenced_ports.clear()
                 self.fired, self.after_trigger = False, []
@@ -318,7 +324,7 @@ def _make_handler(state: ProxyState):
                 self._reply(200, b'{"status": "ok"}')
             elif self.path.startswith("/__proxy/kill"):
                 data = json.loads(body or b"{}")
-                state.arm(int(data["after"]), int(data["pgid"]))
+                state.arm(int(data["after"]), int(data["pgid"]), str(data.get("operation", "")))
                 self._reply(200, b'{"status": "ok"}')
             else:
                 self._reply(404, b'{"message": "unknown proxy control path"}')
@@ -365,7 +371,7 @@ def _make_handler(state: ProxyState):
                 data = resp.read()
                 # counted (and the trigger armed) before the client sees this answer: its next call, however
                 # quick, is already refused, so the kill lands right after this call and never after the next
-                pgid = state.count_forwarded(mutating)
+                pgid = state.count_forwarded(mutating, operation)
                 if fault == "pending":
                     data = _pending(data)
                 self.send_response(resp.status)
@@ -526,10 +532,12 @@ class FaultProxy:
         """The calls answered with a fault (code set for error answers)."""
         return [c for c in self.calls() if c["fault"]]
 
-    def kill_after(self, count: int, pgid: int) -> None:
+    def kill_after(self, count: int, pgid: int, operation: str = "") -> None:
         """SIGKILL process `pgid`, its group and its descendants right after the `count`-th mutating call from
-        now (0: disarm). Disarming does not reopen the killed tree's connections (``fenced_ports``)."""
-        self.state.arm(count, pgid)
+        now (0: disarm); with `operation` (e.g. ``EnableRule``, or ``PUT /path`` for REST services) the
+        `count`-th mutating call of that operation. Disarming does not reopen the killed tree's connections
+        (``fenced_ports``)."""
+        self.state.arm(count, pgid, operation)
 
     @property
     def killed(self) -> bool:
@@ -577,11 +585,12 @@ class ProxiedRun:
 
 
 def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None, kill_after: int = 0,
-                 inventory: str = "test", timeout: float = 600) -> ProxiedRun:
+                 kill_operation: str = "", inventory: str = "test", timeout: float = 600) -> ProxiedRun:
     """Run playbooks/<playbook> with the test inventory, its endpoint the proxy's URL.
 
     `args` are extra ansible-playbook arguments (``--check``, ``-e``, ...). With `kill_after`,
-    the playbook's process group is SIGKILLed right after that many mutating calls.
+    the playbook's process tree is SIGKILLed right after that many mutating calls (of `kill_operation`,
+    when named: ``kill_after=1, kill_operation="EnableRule"`` kills right after its first EnableRule).
     """
     bindir = Path(sys.executable).parent
     cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
@@ -595,7 +604,7 @@ def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None 
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     if kill_after:
-        proxy.kill_after(kill_after, proc.pid)  # its own session: pgid == pid
+        proxy.kill_after(kill_after, proc.pid, kill_operation)  # its own session: pgid == pid
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

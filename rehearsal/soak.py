@@ -270,20 +270,24 @@ def force_unlock(url: str, reason: str) -> dict:
                                          "unlock_reason": reason, "playbook": "crash test"}, url)
 
 
-def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False,
+def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int | str, check=None, faults: bool = False,
                       clean_rerun: bool = True) -> dict:
-    """SIGKILL `playbook` right after its `after`-th mutating call, check the state it left (``check(url)``),
+    """SIGKILL `playbook` right after its `after`-th mutating call (`after` an operation name such as
+    ``EnableRule``: right after its first call of that operation), check the state it left (``check(url)``),
     force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
     converges, and (with `clean_rerun`) a fault-free rerun changes nothing. When the playbook ends before
-    its `after`-th mutating call it must have succeeded ("killed": False)."""
+    that call it must have succeeded ("killed": False)."""
     url = chain.proxy.state.upstream
+    count, operation = (1, after) if isinstance(after, str) else (after, "")
     with chain.following():
-        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
+        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=count, kill_operation=operation)
     if not crashed.killed:
-        chain.must(crashed, f"{playbook} (it made fewer than {after} mutating calls)")
+        chain.must(crashed, f"{playbook} (it made no mutating call {after})")
         return {"after": after, "killed": False, "mutating": len(crashed.mutating), "rc": crashed.rc}
-    if len(crashed.mutating) != after:
-        raise ChainError(f"{after} mutating calls were to reach the emulator, {len(crashed.mutating)} did")
+    counted = [c for c in crashed.mutating if not operation or c["operation"] == operation]
+    if len(counted) != count or crashed.mutating[-1] is not counted[-1]:
+        raise ChainError(f"the kill was to follow mutating call {after}; these reached the emulator: "
+                         f"{[c['operation'] for c in crashed.mutating]}")
     left = ledger_read(url)
     lock = left.get("lock")
     if lock and lock.get("playbook") != playbook:
@@ -308,6 +312,7 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
     if lock and not forced:
         raise ChainError(f"the ledger does not show the interrupted run: {events[:5]}")
     return {"after": after, "killed": True, "lock_left": bool(lock), "operation": crashed.mutating[-1]["operation"],
+            "call": len(crashed.mutating),
             "forced_unlock": bool(forced), "left": left_by_kill,
             "refused_after_kill": [c["operation"] for c in late], "forwarded_after_kill": forwarded}
 
@@ -343,17 +348,23 @@ def switch_left(chain: Chain):
     return check
 
 
-def crash_the_switch(chain: Chain, after: int, scenario: int = 2) -> list:
-    """cutover.yml killed after its `after`-th mutating call and recovered, then rollback.yml -e scenario=N the
-    same: the rule pair after each kill, the live side after each recovery, one slot, the invariant."""
+SWITCH_PLAYBOOKS = ("cutover.yml", "rollback.yml")
+
+
+def crash_the_switch(chain: Chain, after: int | str, scenario: int = 2, crash: tuple = SWITCH_PLAYBOOKS) -> list:
+    """cutover.yml killed after its `after`-th mutating call (or its first call of operation `after`) and
+    recovered, then rollback.yml -e scenario=N the same (each only when in `crash`: else run through): the rule
+    pair after each kill, the live side after each run, one slot, the invariant."""
     outcomes = []
     for playbook, args, want in (("cutover.yml", (), "new"), ("rollback.yml", ("-e", f"scenario={scenario}"), "old")):
-        check = switch_left(chain)
-        outcome = dict(crash_and_recover(chain, playbook, args, after, check=check, clean_rerun=False), playbook=playbook)
+        if playbook in crash:
+            outcome = crash_and_recover(chain, playbook, args, after, check=switch_left(chain), clean_rerun=False)
+            outcomes.append(dict(outcome, playbook=playbook))
+        else:
+            chain.must(chain.run(playbook, *args), playbook)
         pair = rule_pair(chain.proxy.state.upstream)
         if live_side(pair) != want:
             raise ChainError(f"{playbook} after the crash at call {after} left {pair}: {want} should be live")
-        outcomes.append(outcome)
     chain.slots(1)
     try:
         chain.invariant()
