@@ -32,7 +32,8 @@ and returns its outcome with the calls counted.
 
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
 Standalone: ``python -m rehearsal.proxy --upstream URL --port N``.
-Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset.
+Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset,
+POST /__proxy/kill ``{"after": n, "pgid": pid, "operation": "EnableRule"}`` (operation optional).
 
 Scripted answers (``proxy.script(match, kind, count)``) reproduce what AWS does
 and moto does not: ``conflict`` answers the next ``count`` requests whose
@@ -80,30 +81,28 @@ QUERY_NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+def _action(path: str, headers: dict, body: bytes) -> str:
+    """The named action of a request (X-Amz-Target, rpc-v2-cbor path, query Action in body or URL), or ""."""
+    if headers.get("x-amz-target"):
+        return headers["x-amz-target"].rsplit(".", 1)[-1]
+    if path.startswith("/service/") and "/operation/" in path:  # smithy rpc-v2-cbor
+        return path.rsplit("/", 1)[-1]
+    if "x-www-form-urlencoded" in headers.get("content-type", "") and body:
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        if action:
+            return action
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("Action", [""])[0]
+
+
 def classify(method: str, path: str, headers: dict, body: bytes) -> tuple[str, str, bool]:
     """Return (service, operation, mutating) for one AWS request."""
-    auth = headers.get("authorization", "")
-    match = _CRED_SERVICE.search(auth)
+    match = _CRED_SERVICE.search(headers.get("authorization", ""))
     service = match.group(1) if match else ""
-    target = headers.get("x-amz-target", "")
-    if target:
-        operation = target.rsplit(".", 1)[-1]
+    operation = _action(path, headers, body)
+    if operation:
         return service, operation, not operation.startswith(READ_PREFIXES)
-    if path.startswith("/service/") and "/operation/" in path:  # smithy rpc-v2-cbor
-        operation = path.rsplit("/", 1)[-1]
-        return service, operation, not operation.startswith(READ_PREFIXES)
-    ctype = headers.get("content-type", "")
-    if "x-www-form-urlencoded" in ctype and body:
-        params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        operation = params.get("Action", [""])[0]
-        if operation:
-            return service, operation, not operation.startswith(READ_PREFIXES)
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
-    if "Action" in query:
-        operation = query["Action"][0]
-        return service, operation, not operation.startswith(READ_PREFIXES)
-    operation = f"{method} {urllib.parse.urlsplit(path).path}"
-    return service, operation, method not in ("GET", "HEAD", "OPTIONS")
+    # a REST call (Lambda, S3, ...): the method and path name it
+    return service, f"{method} {urllib.parse.urlsplit(path).path}", method not in ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -196,15 +195,13 @@ class FaultConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FaultConfig":
-        return cls(
-            services=tuple(data.get("services", ())),
-            rate=float(data.get("rate", 0.0)),
-            kinds=tuple(data.get("kinds", ("throttle",))),
-            seed=int(data.get("seed", 0)),
-            max_faults=int(data.get("max_faults", 0)),
-            latency_s=float(data.get("latency_s", 0.5)),
-            operations=tuple(data.get("operations", ())),
-        )
+        """From JSON-like values (lists for tuples); keys left out keep their defaults."""
+        types = {"rate": float, "kinds": tuple, "seed": int, "max_faults": int, "latency_s": float,
+                 "operations": tuple, "services": tuple}
+        unknown = set(data) - set(types)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s) {sorted(unknown)}; choose from {', '.join(types)}")
+        return cls(**{key: types[key](value) for key, value in data.items()})
 
 
 @dataclass
@@ -231,8 +228,9 @@ class ProxyState:
     # client ports of the sockets the killed tree held: refused for good (not reset by disarming)
     fenced_ports: set = field(default_factory=set)
     kill_done: threading.Event = field(default_factory=threading.Event)
-    fired: bool = False  # the trigger fired; stays so after disarming, until the next crash run is armed
-    after_trigger: list = field(default_factory=list)  # every call recorded since the trigger fired (not cleared)
+    # calls recorded while the trigger had fired or from a fenced port, until the next crash run is armed (not
+    # cleared by clear(): the rerun's recording starts afresh, these stay to be checked)
+    after_trigger: list = field(default_factory=list)
 
     def count_forwarded(self, mutating: bool, operation: str) -> int | None:
         """Count a mutating call the emulator answered; returns the process group to kill, if now."""
@@ -243,10 +241,19 @@ class ProxyState:
                 return None
             self.counted += 1
             if self.kill_after and not self.killed and self.counted >= self.kill_after:
-                self.killed = self.fired = True
+                self.killed = True
                 self.kill_done.clear()
                 return self.kill_pgid
         return None
+
+    def kill(self, pgid: int) -> None:
+        """Kill the tree the trigger fired on (``kill_tree``) and fence the client ports of its sockets."""
+        try:
+            ports = kill_tree(pgid)
+            with self.lock:
+                self.fenced_ports |= ports
+        finally:
+            self.kill_done.set()
 
     def refused(self, port: int) -> bool:
         """A request from client `port` is not forwarded: the trigger fired, or the port was the killed tree's."""
@@ -259,7 +266,7 @@ class ProxyState:
             self.counted, self.killed = 0, False
             if count:  # a new crash run: the previous one's ports may be the kernel's again by now
                 self.fenced_ports.clear()
-                self.fired, self.after_trigger = False, []
+                self.after_trigger = []
 
     def pick_script(self, operation: str) -> str | None:
         with self.lock:
@@ -347,7 +354,7 @@ def _make_handler(state: ProxyState):
                       "code": answer.code if answer else None, "at": round(time.time(), 3), "port": port}
             with state.lock:
                 state.calls.append(record)
-                if state.fired:
+                if state.killed or port in state.fenced_ports:
                     state.after_trigger.append(record)
             if fault in ("drop", "killed"):  # no answer at all: the client sees the connection close
                 self.close_connection = True
@@ -385,12 +392,7 @@ def _make_handler(state: ProxyState):
             finally:
                 conn.close()
             if pgid:
-                try:
-                    ports = kill_tree(pgid)
-                    with state.lock:
-                        state.fenced_ports |= ports
-                finally:
-                    state.kill_done.set()
+                state.kill(pgid)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -584,6 +586,20 @@ class ProxiedRun:
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))} if match else {}
 
 
+def playbook_command(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None,
+                     inventory: str = "test") -> tuple[list[str], dict]:
+    """(command, environment) of ansible-playbook running playbooks/<playbook> with `inventory`, its endpoint
+    the proxy's URL; `env` added to this process's environment."""
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
+           str(PROJECT_DIR / "playbooks" / playbook), *args]
+    full_env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                    PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    full_env.update(env or {})
+    full_env["CUTOVER_EMULATOR_URL"] = proxy.url
+    return cmd, full_env
+
+
 def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None, kill_after: int = 0,
                  kill_operation: str = "", inventory: str = "test", timeout: float = 600) -> ProxiedRun:
     """Run playbooks/<playbook> with the test inventory, its endpoint the proxy's URL.
@@ -592,13 +608,7 @@ def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None 
     the playbook's process tree is SIGKILLed right after that many mutating calls (of `kill_operation`,
     when named: ``kill_after=1, kill_operation="EnableRule"`` kills right after its first EnableRule).
     """
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
-           str(PROJECT_DIR / "playbooks" / playbook), *args]
-    full_env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                    PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    full_env.update(env or {})
-    full_env["CUTOVER_EMULATOR_URL"] = proxy.url
+    cmd, full_env = playbook_command(proxy, playbook, *args, env=env, inventory=inventory)
     proxy.clear()
     proxy.kill_after(0, 0)
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

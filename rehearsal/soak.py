@@ -11,7 +11,6 @@ Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_s
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from rehearsal import world
 from rehearsal.config import Config
-from rehearsal.proxy import TRANSIENT, FaultProxy, ProxiedRun, run_playbook
+from rehearsal.proxy import REACHED, TRANSIENT, FaultProxy, ProxiedRun, playbook_command, run_playbook
 
 SLOT = timedelta(minutes=20)
 LEDGER_OPS = ("PutItem", "DeleteItem")  # the ledger's lock and run event: every run writes them
@@ -40,7 +39,7 @@ class ChainError(AssertionError):
 
 def migration_writes(calls: list[dict]) -> list[str]:
     """Mutating calls that reached the emulator, other than the ledger's lock and run event."""
-    return [c["operation"] for c in calls if c["mutating"] and c["fault"] in (None, "latency", "pending")
+    return [c["operation"] for c in calls if c["mutating"] and c["fault"] in REACHED
             and not (c["service"] == "dynamodb" and c["operation"] in LEDGER_OPS)]
 
 
@@ -377,16 +376,11 @@ def crash_the_switch(chain: Chain, after: int | str, scenario: int = 2, crash: t
 def two_at_once(chain: Chain, playbook: str, *args: str, ticket: str = "CHG0000042") -> list:
     """Start `playbook` twice at the same moment (same slot): the runs' (rc, stdout), in start order."""
     import subprocess
-    import sys
     import threading
 
     from rehearsal.emulator import PROJECT_DIR
 
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               CUTOVER_EMULATOR_URL=chain.proxy.url, **chain.env)
-    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "test"),
-           str(PROJECT_DIR / "playbooks" / playbook), "-e", f"change_ticket={ticket}", *args]
+    cmd, env = playbook_command(chain.proxy, playbook, "-e", f"change_ticket={ticket}", *args, env=chain.env)
     results = [None, None]
     start = threading.Barrier(2)
 
