@@ -73,6 +73,15 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1, throu
             "seconds_per_run": round(sum(seconds) / max(len(seconds), 1)), "failures": failures}
 
 
+def to_dp1_go(chain: Chain) -> None:
+    """A fresh world brought without faults to the Decision Point 1 go start_parallel.yml requires."""
+    chain.rate = 0.0
+    chain.seed_world()
+    for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
+        chain.must(chain.run(playbook), playbook)
+    chain.decide_parallel()  # seed_new_table.yml, then gate.yml -e decision=parallel
+
+
 def crashes(url: str, root: Path, points, deadline: float) -> dict:
     """start_parallel.yml killed after mutating call k (fresh world each time), recovered."""
     outcomes = []
@@ -80,12 +89,8 @@ def crashes(url: str, root: Path, points, deadline: float) -> dict:
         if time.monotonic() > deadline:
             break
         chain = one_world(url, root / f"crash-{after}", after)
-        chain.rate = 0.0
         try:
-            chain.seed_world()
-            for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
-                chain.must(chain.run(playbook), playbook)
-            chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
+            to_dp1_go(chain)
             outcome = crash_and_recover(chain, "start_parallel.yml",
                                         ("-e", f"cutover_compare_as_of={chain.as_of()}"), after)
             chain.slots(2)
@@ -111,13 +116,9 @@ def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int 
     pair right after each kill, one slot and the invariant after each k."""
     from tests.rehearsal.cutover_world import dp2
 
-    chain = one_world(url, root / "switch", 7)
-    chain.rate, outcomes = 0.0, []
+    chain, outcomes = one_world(url, root / "switch", 7), []
     try:
-        chain.seed_world()
-        for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
-            chain.must(chain.run(playbook), playbook)
-        chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
+        to_dp1_go(chain)
         chain.must(chain.run("start_parallel.yml", "-e", f"cutover_compare_as_of={chain.as_of()}"), "start_parallel.yml")
         chain.slots(3)
         dp2(chain.proxy.url)
