@@ -132,7 +132,8 @@ def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int 
             except ChainError as exc:
                 pair = [{"after": after, "failed": str(exc)[:1500]}]
             for outcome in pair:
-                print(f"crash after mutating call {after} ({time.monotonic() - started:.0f} s): {outcome}", flush=True)
+                point = f"mutating call {after}" if isinstance(after, int) else after
+                print(f"crash after {point} ({time.monotonic() - started:.0f} s): {outcome}", flush=True)
             outcomes.extend(pair)
             if any("failed" in o for o in pair) or isinstance(after, int) and not any(o.get("killed") for o in pair):
                 break  # a failure (the world is not trusted), or past the last mutating call of both playbooks
