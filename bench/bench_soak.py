@@ -6,7 +6,12 @@ Decision Point 2 go, cutover.yml and rollback.yml -e scenario=2 killed after eac
 the customer invariant. Prints the figures for bench/BENCHMARKS.md and README "Reliability".
 
     .venv/bin/python bench/bench_soak.py [--runs 50] [--crash-points all|N] [--minutes M]
-        [--crash-playbooks start_parallel,switch] [--through dp1|dp2|cutover|rollback|recutover|post_cutover|decommission]
+        [--crash-playbooks start_parallel,switch|cutover|rollback] [--crash-after OPERATION[,OPERATION]]
+        [--through dp1|dp2|cutover|rollback|recutover|post_cutover|decommission]
+
+`--crash-after EnableRule --crash-playbooks rollback` kills rollback.yml right after its first EnableRule (the
+proxy's kill trigger named by operation) instead of after the k-th mutating call: the call a count misses when the
+world's reconcile writes 0-2 items; cutover.yml runs through before it (and the other way round for `cutover`).
 
 `--minutes` stops starting new runs after that long (the figures say how many ran).
 """
@@ -25,7 +30,7 @@ from rehearsal import emulator as emu
 from rehearsal import notify_recorder
 from rehearsal.image_archive import build_archive
 from rehearsal.proxy import FaultProxy
-from rehearsal.soak import PAST_DP1, Chain, ChainError, crash_and_recover, crash_the_switch
+from rehearsal.soak import PAST_DP1, SWITCH_PLAYBOOKS, Chain, ChainError, crash_and_recover, crash_the_switch
 
 
 def one_world(url: str, work: Path, seed: int) -> Chain:
@@ -68,6 +73,15 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1, throu
             "seconds_per_run": round(sum(seconds) / max(len(seconds), 1)), "failures": failures}
 
 
+def to_dp1_go(chain: Chain) -> None:
+    """A fresh world brought without faults to the Decision Point 1 go start_parallel.yml requires."""
+    chain.rate = 0.0
+    chain.seed_world()
+    for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
+        chain.must(chain.run(playbook), playbook)
+    chain.decide_parallel()  # seed_new_table.yml, then gate.yml -e decision=parallel
+
+
 def crashes(url: str, root: Path, points, deadline: float) -> dict:
     """start_parallel.yml killed after mutating call k (fresh world each time), recovered."""
     outcomes = []
@@ -75,12 +89,8 @@ def crashes(url: str, root: Path, points, deadline: float) -> dict:
         if time.monotonic() > deadline:
             break
         chain = one_world(url, root / f"crash-{after}", after)
-        chain.rate = 0.0
         try:
-            chain.seed_world()
-            for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
-                chain.must(chain.run(playbook), playbook)
-            chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
+            to_dp1_go(chain)
             outcome = crash_and_recover(chain, "start_parallel.yml",
                                         ("-e", f"cutover_compare_as_of={chain.as_of()}"), after)
             chain.slots(2)
@@ -98,19 +108,17 @@ def crashes(url: str, root: Path, points, deadline: float) -> dict:
             "failed": [o for o in outcomes if "failed" in o]}
 
 
-def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int = 2) -> dict:
-    """One world brought by the chain (no faults) to a recorded Decision Point 2 go; then for k = 1, 2, ...:
-    cutover.yml killed after its k-th mutating call and recovered, rollback.yml -e scenario=N the same (back to
-    the parallel run for k + 1); the rule pair right after each kill, one slot and the invariant after each k."""
+def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int = 2,
+                   crash: tuple = SWITCH_PLAYBOOKS) -> dict:
+    """One world brought by the chain (no faults) to a recorded Decision Point 2 go; then for k = 1, 2, ... (or
+    each named operation): cutover.yml killed after its k-th mutating call and recovered, rollback.yml -e
+    scenario=N the same (back to the parallel run for k + 1; a playbook not in `crash` runs through); the rule
+    pair right after each kill, one slot and the invariant after each k."""
     from tests.rehearsal.cutover_world import dp2
 
-    chain = one_world(url, root / "switch", 7)
-    chain.rate, outcomes = 0.0, []
+    chain, outcomes = one_world(url, root / "switch", 7), []
     try:
-        chain.seed_world()
-        for playbook in ("bootstrap.yml", "deploy_image.yml", "create_function.yml", "monitoring.yml"):
-            chain.must(chain.run(playbook), playbook)
-        chain.decide_parallel()  # seed_new_table.yml, then the Decision Point 1 go start_parallel.yml requires
+        to_dp1_go(chain)
         chain.must(chain.run("start_parallel.yml", "-e", f"cutover_compare_as_of={chain.as_of()}"), "start_parallel.yml")
         chain.slots(3)
         dp2(chain.proxy.url)
@@ -120,14 +128,15 @@ def switch_crashes(url: str, root: Path, points, deadline: float, scenario: int 
                 break
             started = time.monotonic()
             try:
-                pair = crash_the_switch(chain, after, scenario)
+                pair = crash_the_switch(chain, after, scenario, crash)
             except ChainError as exc:
                 pair = [{"after": after, "failed": str(exc)[:1500]}]
             for outcome in pair:
-                print(f"crash after mutating call {after} ({time.monotonic() - started:.0f} s): {outcome}", flush=True)
+                point = f"mutating call {after}" if isinstance(after, int) else after
+                print(f"crash after {point} ({time.monotonic() - started:.0f} s): {outcome}", flush=True)
             outcomes.extend(pair)
-            if any("failed" in o for o in pair) or not any(o.get("killed") for o in pair):
-                break  # past the last mutating call of both playbooks (or a failure: the world is not trusted)
+            if any("failed" in o for o in pair) or isinstance(after, int) and not any(o.get("killed") for o in pair):
+                break  # a failure (the world is not trusted), or past the last mutating call of both playbooks
     finally:
         chain.proxy.stop()
     figures = {}
@@ -148,7 +157,11 @@ def main() -> int:
     parser.add_argument("--crash-points", default="all", help="all, or the highest mutating call to crash after")
     parser.add_argument("--minutes", type=float, default=600)
     parser.add_argument("--crash-playbooks", default="start_parallel,switch",
-                        help="start_parallel (start_parallel.yml), switch (cutover.yml and rollback.yml -e scenario=2)")
+                        help="start_parallel (start_parallel.yml), switch (cutover.yml and rollback.yml -e scenario=2), "
+                             "cutover or rollback (only that one killed, the other run through)")
+    parser.add_argument("--crash-after", default="",
+                        help="comma-separated operations (e.g. EnableRule): kill right after the first call of each, "
+                             "instead of after the k-th mutating call (--crash-points)")
     parser.add_argument("--through", default="decommission", choices=("dp1", *PAST_DP1),
                         help="the last phase of each faulted chain (dp1: as far as Decision Point 1, as in make test)")
     parser.add_argument("--rate", type=float, default=0.2, help="the share of calls answered by a transient fault")
@@ -157,6 +170,8 @@ def main() -> int:
     args = parser.parse_args()
     deadline = time.monotonic() + args.minutes * 60
     points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
+    if args.crash_after:
+        points = args.crash_after.split(",")
     with tempfile.TemporaryDirectory() as tmp, own_emulator(Path(tmp) / "emulator", args.port) as server:
         root = Path(tmp)
         os.environ.update(CUTOVER_NOTIFY_URL=f"http://127.0.0.1:{args.port + 1 if args.port else free_port()}", CUTOVER_NOTIFY_FILE=str(root / "notify.jsonl"))
@@ -164,9 +179,10 @@ def main() -> int:
         try:
             started = time.monotonic()
             soaked = soak(server.url, root, args.runs, deadline, args.first_seed, args.through, args.rate)
-            which = args.crash_playbooks.split(",") if args.crash_points != "0" else []
+            which = args.crash_playbooks.split(",") if args.crash_points != "0" or args.crash_after else []
             crashed = crashes(server.url, root, points, deadline) if "start_parallel" in which else {}
-            switched = switch_crashes(server.url, root, points, deadline) if "switch" in which else {}
+            crash = tuple(p for p in SWITCH_PLAYBOOKS if {"switch", p.removesuffix(".yml")} & set(which))
+            switched = switch_crashes(server.url, root, points, deadline, crash=crash) if crash else {}
         finally:
             notify_recorder.stop()
         print(json.dumps({"soak": soaked, "crash": crashed, "switch": switched,

@@ -20,16 +20,20 @@ rpc-v2-cbor):
 
 A kill trigger (``proxy.kill_after(n, pid)``) sends SIGKILL to a process, its group
 and every descendant (ansible's workers run in sessions of their own) right after
-the n-th mutating call the emulator answered (the answer is sent first). The moment the
+the n-th mutating call the emulator answered (the answer is sent first); with
+``operation="EnableRule"`` right after the n-th mutating call of that operation (the
+world's writes before it vary from run to run, their count does not matter). The moment the
 trigger fires no request is forwarded any more; and once the tree is stopped, the client ports
 of every socket it held are fenced: a request the killed processes sent before they stopped
 (waiting in a keep-alive connection's buffer or in the accept queue) is refused even after the
-trigger is disarmed for the rerun. So exactly n mutating calls reached the emulator. ``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy
-(endpoint = proxy URL) and returns its outcome with the calls counted.
+trigger is disarmed for the rerun. So the kill lands right after exactly that call.
+``run_playbook(proxy, ...)`` runs ansible-playbook through the proxy (endpoint = proxy URL)
+and returns its outcome with the calls counted.
 
 In tests: ``with FaultProxy(upstream) as proxy: ... proxy.url ...``.
 Standalone: ``python -m rehearsal.proxy --upstream URL --port N``.
-Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset.
+Control over HTTP: GET /__proxy/calls, POST /__proxy/config, POST /__proxy/reset,
+POST /__proxy/kill ``{"after": n, "pgid": pid, "operation": "EnableRule"}`` (operation optional).
 
 Scripted answers (``proxy.script(match, kind, count)``) reproduce what AWS does
 and moto does not: ``conflict`` answers the next ``count`` requests whose
@@ -77,30 +81,28 @@ QUERY_NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+def _action(path: str, headers: dict, body: bytes) -> str:
+    """The named action of a request (X-Amz-Target, rpc-v2-cbor path, query Action in body or URL), or ""."""
+    if headers.get("x-amz-target"):
+        return headers["x-amz-target"].rsplit(".", 1)[-1]
+    if path.startswith("/service/") and "/operation/" in path:  # smithy rpc-v2-cbor
+        return path.rsplit("/", 1)[-1]
+    if "x-www-form-urlencoded" in headers.get("content-type", "") and body:
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        if action:
+            return action
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("Action", [""])[0]
+
+
 def classify(method: str, path: str, headers: dict, body: bytes) -> tuple[str, str, bool]:
     """Return (service, operation, mutating) for one AWS request."""
-    auth = headers.get("authorization", "")
-    match = _CRED_SERVICE.search(auth)
+    match = _CRED_SERVICE.search(headers.get("authorization", ""))
     service = match.group(1) if match else ""
-    target = headers.get("x-amz-target", "")
-    if target:
-        operation = target.rsplit(".", 1)[-1]
+    operation = _action(path, headers, body)
+    if operation:
         return service, operation, not operation.startswith(READ_PREFIXES)
-    if path.startswith("/service/") and "/operation/" in path:  # smithy rpc-v2-cbor
-        operation = path.rsplit("/", 1)[-1]
-        return service, operation, not operation.startswith(READ_PREFIXES)
-    ctype = headers.get("content-type", "")
-    if "x-www-form-urlencoded" in ctype and body:
-        params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        operation = params.get("Action", [""])[0]
-        if operation:
-            return service, operation, not operation.startswith(READ_PREFIXES)
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
-    if "Action" in query:
-        operation = query["Action"][0]
-        return service, operation, not operation.startswith(READ_PREFIXES)
-    operation = f"{method} {urllib.parse.urlsplit(path).path}"
-    return service, operation, method not in ("GET", "HEAD", "OPTIONS")
+    # a REST call (Lambda, S3, ...): the method and path name it
+    return service, f"{method} {urllib.parse.urlsplit(path).path}", method not in ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -193,15 +195,13 @@ class FaultConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FaultConfig":
-        return cls(
-            services=tuple(data.get("services", ())),
-            rate=float(data.get("rate", 0.0)),
-            kinds=tuple(data.get("kinds", ("throttle",))),
-            seed=int(data.get("seed", 0)),
-            max_faults=int(data.get("max_faults", 0)),
-            latency_s=float(data.get("latency_s", 0.5)),
-            operations=tuple(data.get("operations", ())),
-        )
+        """From JSON-like values (lists for tuples); keys left out keep their defaults."""
+        types = {"rate": float, "kinds": tuple, "seed": int, "max_faults": int, "latency_s": float,
+                 "operations": tuple, "services": tuple}
+        unknown = set(data) - set(types)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s) {sorted(unknown)}; choose from {', '.join(types)}")
+        return cls(**{key: types[key](value) for key, value in data.items()})
 
 
 @dataclass
@@ -221,39 +221,52 @@ class ProxyState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     scripts: list = field(default_factory=list)
     kill_after: int = 0  # 0 = no kill trigger
+    kill_operation: str = ""  # the trigger counts only the mutating calls of this operation ("": every one)
     kill_pgid: int = 0
-    forwarded_mutating: int = 0
+    counted: int = 0  # mutating calls forwarded since the trigger was armed (of kill_operation, when named)
     killed: bool = False
     # client ports of the sockets the killed tree held: refused for good (not reset by disarming)
     fenced_ports: set = field(default_factory=set)
     kill_done: threading.Event = field(default_factory=threading.Event)
-    fired: bool = False  # the trigger fired; stays so after disarming, until the next crash run is armed
-    after_trigger: list = field(default_factory=list)  # every call recorded since the trigger fired (not cleared)
+    # calls recorded while the trigger had fired or from a fenced port, until the next crash run is armed (not
+    # cleared by clear(): the rerun's recording starts afresh, these stay to be checked)
+    after_trigger: list = field(default_factory=list)
 
-    def count_forwarded(self, mutating: bool) -> int | None:
+    def count_forwarded(self, mutating: bool, operation: str) -> int | None:
         """Count a mutating call the emulator answered; returns the process group to kill, if now."""
         if not mutating:
             return None
         with self.lock:
-            self.forwarded_mutating += 1
-            if self.kill_after and not self.killed and self.forwarded_mutating >= self.kill_after:
-                self.killed = self.fired = True
+            if self.kill_operation and operation != self.kill_operation:
+                return None
+            self.counted += 1
+            if self.kill_after and not self.killed and self.counted >= self.kill_after:
+                self.killed = True
                 self.kill_done.clear()
                 return self.kill_pgid
         return None
+
+    def kill(self, pgid: int) -> None:
+        """Kill the tree the trigger fired on (``kill_tree``) and fence the client ports of its sockets."""
+        try:
+            ports = kill_tree(pgid)
+            with self.lock:
+                self.fenced_ports |= ports
+        finally:
+            self.kill_done.set()
 
     def refused(self, port: int) -> bool:
         """A request from client `port` is not forwarded: the trigger fired, or the port was the killed tree's."""
         with self.lock:
             return self.killed or port in self.fenced_ports
 
-    def arm(self, count: int, pgid: int) -> None:
+    def arm(self, count: int, pgid: int, operation: str = "") -> None:
         with self.lock:
-            self.kill_after, self.kill_pgid = count, pgid
-            self.forwarded_mutating, self.killed = 0, False
+            self.kill_after, self.kill_pgid, self.kill_operation = count, pgid, operation
+            self.counted, self.killed = 0, False
             if count:  # a new crash run: the previous one's ports may be the kernel's again by now
                 self.fenced_ports.clear()
-                self.fired, self.after_trigger = False, []
+                self.after_trigger = []
 
     def pick_script(self, operation: str) -> str | None:
         with self.lock:
@@ -318,7 +331,7 @@ def _make_handler(state: ProxyState):
                 self._reply(200, b'{"status": "ok"}')
             elif self.path.startswith("/__proxy/kill"):
                 data = json.loads(body or b"{}")
-                state.arm(int(data["after"]), int(data["pgid"]))
+                state.arm(int(data["after"]), int(data["pgid"]), str(data.get("operation", "")))
                 self._reply(200, b'{"status": "ok"}')
             else:
                 self._reply(404, b'{"message": "unknown proxy control path"}')
@@ -341,7 +354,7 @@ def _make_handler(state: ProxyState):
                       "code": answer.code if answer else None, "at": round(time.time(), 3), "port": port}
             with state.lock:
                 state.calls.append(record)
-                if state.fired:
+                if state.killed or port in state.fenced_ports:
                     state.after_trigger.append(record)
             if fault in ("drop", "killed"):  # no answer at all: the client sees the connection close
                 self.close_connection = True
@@ -365,7 +378,7 @@ def _make_handler(state: ProxyState):
                 data = resp.read()
                 # counted (and the trigger armed) before the client sees this answer: its next call, however
                 # quick, is already refused, so the kill lands right after this call and never after the next
-                pgid = state.count_forwarded(mutating)
+                pgid = state.count_forwarded(mutating, operation)
                 if fault == "pending":
                     data = _pending(data)
                 self.send_response(resp.status)
@@ -379,12 +392,7 @@ def _make_handler(state: ProxyState):
             finally:
                 conn.close()
             if pgid:
-                try:
-                    ports = kill_tree(pgid)
-                    with state.lock:
-                        state.fenced_ports |= ports
-                finally:
-                    state.kill_done.set()
+                state.kill(pgid)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -526,10 +534,12 @@ class FaultProxy:
         """The calls answered with a fault (code set for error answers)."""
         return [c for c in self.calls() if c["fault"]]
 
-    def kill_after(self, count: int, pgid: int) -> None:
+    def kill_after(self, count: int, pgid: int, operation: str = "") -> None:
         """SIGKILL process `pgid`, its group and its descendants right after the `count`-th mutating call from
-        now (0: disarm). Disarming does not reopen the killed tree's connections (``fenced_ports``)."""
-        self.state.arm(count, pgid)
+        now (0: disarm); with `operation` (e.g. ``EnableRule``, or ``PUT /path`` for REST services) the
+        `count`-th mutating call of that operation. Disarming does not reopen the killed tree's connections
+        (``fenced_ports``)."""
+        self.state.arm(count, pgid, operation)
 
     @property
     def killed(self) -> bool:
@@ -576,13 +586,10 @@ class ProxiedRun:
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))} if match else {}
 
 
-def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None, kill_after: int = 0,
-                 inventory: str = "test", timeout: float = 600) -> ProxiedRun:
-    """Run playbooks/<playbook> with the test inventory, its endpoint the proxy's URL.
-
-    `args` are extra ansible-playbook arguments (``--check``, ``-e``, ...). With `kill_after`,
-    the playbook's process group is SIGKILLed right after that many mutating calls.
-    """
+def playbook_command(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None,
+                     inventory: str = "test") -> tuple[list[str], dict]:
+    """(command, environment) of ansible-playbook running playbooks/<playbook> with `inventory`, its endpoint
+    the proxy's URL; `env` added to this process's environment."""
     bindir = Path(sys.executable).parent
     cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / inventory),
            str(PROJECT_DIR / "playbooks" / playbook), *args]
@@ -590,12 +597,24 @@ def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None 
                     PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     full_env.update(env or {})
     full_env["CUTOVER_EMULATOR_URL"] = proxy.url
+    return cmd, full_env
+
+
+def run_playbook(proxy: FaultProxy, playbook: str, *args: str, env: dict | None = None, kill_after: int = 0,
+                 kill_operation: str = "", inventory: str = "test", timeout: float = 600) -> ProxiedRun:
+    """Run playbooks/<playbook> with the test inventory, its endpoint the proxy's URL.
+
+    `args` are extra ansible-playbook arguments (``--check``, ``-e``, ...). With `kill_after`,
+    the playbook's process tree is SIGKILLed right after that many mutating calls (of `kill_operation`,
+    when named: ``kill_after=1, kill_operation="EnableRule"`` kills right after its first EnableRule).
+    """
+    cmd, full_env = playbook_command(proxy, playbook, *args, env=env, inventory=inventory)
     proxy.clear()
     proxy.kill_after(0, 0)
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     if kill_after:
-        proxy.kill_after(kill_after, proc.pid)  # its own session: pgid == pid
+        proxy.kill_after(kill_after, proc.pid, kill_operation)  # its own session: pgid == pid
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

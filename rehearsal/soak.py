@@ -11,7 +11,6 @@ Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_s
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from rehearsal import world
 from rehearsal.config import Config
-from rehearsal.proxy import TRANSIENT, FaultProxy, ProxiedRun, run_playbook
+from rehearsal.proxy import REACHED, TRANSIENT, FaultProxy, ProxiedRun, playbook_command, run_playbook
 
 SLOT = timedelta(minutes=20)
 LEDGER_OPS = ("PutItem", "DeleteItem")  # the ledger's lock and run event: every run writes them
@@ -40,7 +39,7 @@ class ChainError(AssertionError):
 
 def migration_writes(calls: list[dict]) -> list[str]:
     """Mutating calls that reached the emulator, other than the ledger's lock and run event."""
-    return [c["operation"] for c in calls if c["mutating"] and c["fault"] in (None, "latency", "pending")
+    return [c["operation"] for c in calls if c["mutating"] and c["fault"] in REACHED
             and not (c["service"] == "dynamodb" and c["operation"] in LEDGER_OPS)]
 
 
@@ -270,20 +269,24 @@ def force_unlock(url: str, reason: str) -> dict:
                                          "unlock_reason": reason, "playbook": "crash test"}, url)
 
 
-def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, check=None, faults: bool = False,
+def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int | str, check=None, faults: bool = False,
                       clean_rerun: bool = True) -> dict:
-    """SIGKILL `playbook` right after its `after`-th mutating call, check the state it left (``check(url)``),
+    """SIGKILL `playbook` right after its `after`-th mutating call (`after` an operation name such as
+    ``EnableRule``: right after its first call of that operation), check the state it left (``check(url)``),
     force_unlock the lock it left (with a reason), rerun (through transient faults with `faults`): it
     converges, and (with `clean_rerun`) a fault-free rerun changes nothing. When the playbook ends before
-    its `after`-th mutating call it must have succeeded ("killed": False)."""
+    that call it must have succeeded ("killed": False)."""
     url = chain.proxy.state.upstream
+    count, operation = (1, after) if isinstance(after, str) else (after, "")
     with chain.following():
-        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=after)
+        crashed = run_playbook(chain.proxy, playbook, *args, env=chain.env, kill_after=count, kill_operation=operation)
     if not crashed.killed:
-        chain.must(crashed, f"{playbook} (it made fewer than {after} mutating calls)")
+        chain.must(crashed, f"{playbook} (it made no mutating call {after})")
         return {"after": after, "killed": False, "mutating": len(crashed.mutating), "rc": crashed.rc}
-    if len(crashed.mutating) != after:
-        raise ChainError(f"{after} mutating calls were to reach the emulator, {len(crashed.mutating)} did")
+    counted = [c for c in crashed.mutating if not operation or c["operation"] == operation]
+    if len(counted) != count or crashed.mutating[-1] is not counted[-1]:
+        raise ChainError(f"the kill was to follow mutating call {after}; these reached the emulator: "
+                         f"{[c['operation'] for c in crashed.mutating]}")
     left = ledger_read(url)
     lock = left.get("lock")
     if lock and lock.get("playbook") != playbook:
@@ -308,6 +311,7 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int, chec
     if lock and not forced:
         raise ChainError(f"the ledger does not show the interrupted run: {events[:5]}")
     return {"after": after, "killed": True, "lock_left": bool(lock), "operation": crashed.mutating[-1]["operation"],
+            "call": len(crashed.mutating),
             "forced_unlock": bool(forced), "left": left_by_kill,
             "refused_after_kill": [c["operation"] for c in late], "forwarded_after_kill": forwarded}
 
@@ -343,17 +347,23 @@ def switch_left(chain: Chain):
     return check
 
 
-def crash_the_switch(chain: Chain, after: int, scenario: int = 2) -> list:
-    """cutover.yml killed after its `after`-th mutating call and recovered, then rollback.yml -e scenario=N the
-    same: the rule pair after each kill, the live side after each recovery, one slot, the invariant."""
+SWITCH_PLAYBOOKS = ("cutover.yml", "rollback.yml")
+
+
+def crash_the_switch(chain: Chain, after: int | str, scenario: int = 2, crash: tuple = SWITCH_PLAYBOOKS) -> list:
+    """cutover.yml killed after its `after`-th mutating call (or its first call of operation `after`) and
+    recovered, then rollback.yml -e scenario=N the same (each only when in `crash`: else run through): the rule
+    pair after each kill, the live side after each run, one slot, the invariant."""
     outcomes = []
     for playbook, args, want in (("cutover.yml", (), "new"), ("rollback.yml", ("-e", f"scenario={scenario}"), "old")):
-        check = switch_left(chain)
-        outcome = dict(crash_and_recover(chain, playbook, args, after, check=check, clean_rerun=False), playbook=playbook)
+        if playbook in crash:
+            outcome = crash_and_recover(chain, playbook, args, after, check=switch_left(chain), clean_rerun=False)
+            outcomes.append(dict(outcome, playbook=playbook))
+        else:
+            chain.must(chain.run(playbook, *args), playbook)
         pair = rule_pair(chain.proxy.state.upstream)
         if live_side(pair) != want:
             raise ChainError(f"{playbook} after the crash at call {after} left {pair}: {want} should be live")
-        outcomes.append(outcome)
     chain.slots(1)
     try:
         chain.invariant()
@@ -366,16 +376,11 @@ def crash_the_switch(chain: Chain, after: int, scenario: int = 2) -> list:
 def two_at_once(chain: Chain, playbook: str, *args: str, ticket: str = "CHG0000042") -> list:
     """Start `playbook` twice at the same moment (same slot): the runs' (rc, stdout), in start order."""
     import subprocess
-    import sys
     import threading
 
     from rehearsal.emulator import PROJECT_DIR
 
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               CUTOVER_EMULATOR_URL=chain.proxy.url, **chain.env)
-    cmd = [str(bindir / "ansible-playbook"), "-i", str(PROJECT_DIR / "inventories" / "test"),
-           str(PROJECT_DIR / "playbooks" / playbook), "-e", f"change_ticket={ticket}", *args]
+    cmd, env = playbook_command(chain.proxy, playbook, "-e", f"change_ticket={ticket}", *args, env=chain.env)
     results = [None, None]
     start = threading.Barrier(2)
 
