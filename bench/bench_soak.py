@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -168,6 +170,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0,
                         help="the emulator's port (the notification recorder takes the next one); 0: free ports")
     args = parser.parse_args()
+    # kill <pid> (SIGTERM) unwinds like an exception: the emulator and the recorder this bench started are stopped
+    # by their PIDs on the way out (the context managers and finally blocks below), never left running
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     deadline = time.monotonic() + args.minutes * 60
     points = range(1, 200) if args.crash_points == "all" else range(1, int(args.crash_points) + 1)
     if args.crash_after:
