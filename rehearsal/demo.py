@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,13 +88,13 @@ def _playbook(name: str, *extra: str, follow: bool = False) -> str:
     cmd = [os.path.join(bindir, "ansible-playbook"), "-i", str(emulator.PROJECT_DIR / "inventories" / "test"),
            str(emulator.PROJECT_DIR / "playbooks" / name), *extra]
     env = dict(os.environ, ANSIBLE_CONFIG=str(emulator.PROJECT_DIR / "ansible.cfg"))
+    following = nullcontext()
     if follow:
         from rehearsal.config import Config
         from rehearsal.follow import Follower  # comes with cutover.yml / rollback.yml
 
-        with Follower(Config()):
-            proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
-    else:
+        following = Follower(Config())
+    with following:
         proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():  # what the operator reads: the printed messages and the recap
         text = line.strip()
