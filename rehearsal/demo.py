@@ -217,15 +217,16 @@ def step_compare_slots() -> None:
     _playbook("compare.yml", "-e", f"cutover_compare_as_of={_iso(now + grace())}")
 
 
-def compare_each_slot(cfg, count: int, reports: Path, show=print):
+def compare_each_slot(cfg, count: int, reports: Path, show=print, jitter_s=None):
     """`count` slots of old live + new shadow, each compared as it settles (in-process, the comparison's state in
-    the state bucket, as compare.yml keeps it), each compared slot shown; -> the clock before the last slot ran."""
+    the state bucket, as compare.yml keeps it), each compared slot shown; -> the clock after them (the time of the
+    next slot; the last comparison ran one slot earlier plus grace()). ``jitter_s``: as ``python -m rehearsal run``."""
     from rehearsal.comparison import compare_slot, grace
 
     _cfg, scheduler, now = _clock(cfg)
     first_shadow = _iso(now)
     for _ in range(count):  # each comparison reports the slot settled two slots before
-        scheduler.run(1)
+        scheduler.run(1, jitter_s=jitter_s)
         result = compare_slot(now + grace(), reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += SLOT_DEMO
         for slot, row in result["slots"].items():
