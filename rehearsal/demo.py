@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,13 +88,13 @@ def _playbook(name: str, *extra: str, follow: bool = False) -> str:
     cmd = [os.path.join(bindir, "ansible-playbook"), "-i", str(emulator.PROJECT_DIR / "inventories" / "test"),
            str(emulator.PROJECT_DIR / "playbooks" / name), *extra]
     env = dict(os.environ, ANSIBLE_CONFIG=str(emulator.PROJECT_DIR / "ansible.cfg"))
+    following = nullcontext()
     if follow:
         from rehearsal.config import Config
         from rehearsal.follow import Follower  # comes with cutover.yml / rollback.yml
 
-        with Follower(Config()):
-            proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
-    else:
+        following = Follower(Config())
+    with following:
         proc = subprocess.run(cmd, cwd=emulator.PROJECT_DIR, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():  # what the operator reads: the printed messages and the recap
         text = line.strip()
@@ -216,15 +217,16 @@ def step_compare_slots() -> None:
     _playbook("compare.yml", "-e", f"cutover_compare_as_of={_iso(now + grace())}")
 
 
-def compare_each_slot(cfg, count: int, reports: Path, show=print):
+def compare_each_slot(cfg, count: int, reports: Path, show=print, jitter_s=None):
     """`count` slots of old live + new shadow, each compared as it settles (in-process, the comparison's state in
-    the state bucket, as compare.yml keeps it), each compared slot shown; -> the clock before the last slot ran."""
+    the state bucket, as compare.yml keeps it), each compared slot shown; -> the clock after them (the time of the
+    next slot; the last comparison ran one slot earlier plus grace()). ``jitter_s``: as ``python -m rehearsal run``."""
     from rehearsal.comparison import compare_slot, grace
 
     _cfg, scheduler, now = _clock(cfg)
     first_shadow = _iso(now)
     for _ in range(count):  # each comparison reports the slot settled two slots before
-        scheduler.run(1)
+        scheduler.run(1, jitter_s=jitter_s)
         result = compare_slot(now + grace(), reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
         now += SLOT_DEMO
         for slot, row in result["slots"].items():

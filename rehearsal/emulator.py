@@ -153,29 +153,45 @@ def start(url: str | None = None, directory: Path | None = None, timeout: float 
         AWS_SECRET_ACCESS_KEY="testing",
     )
     env.pop("AWS_ENDPOINT_URL", None)
+    pid = spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], pid_file, log_file,
+                lambda: answers(url), f"the moto server for {url}", timeout, env=env)
+    configure(url)
+    return Emulator(url, pid, pid_file, log_file)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """The last lines of a log, or a note that it is missing or empty."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:]) or f"(log {path} is empty)"
+
+
+def spawn(argv: list, pid_file: Path, log_file: Path, ready, what: str, timeout: float, *, env: dict | None = None,
+          error: type = EmulatorError) -> int:
+    """Start argv as the leader of its own session (stdout and stderr appended to log_file), its PID in pid_file,
+    and wait until ``ready()``; returns the PID. The one way the rehearsal starts a background process (the
+    emulator, the notify recorder, the follower): stopped later by ``stop(pid_file)``. When the process exits
+    first, or ``ready()`` is still false after ``timeout`` seconds (the process group is then stopped), the PID
+    file is removed and ``error`` is raised with the log's tail."""
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen(argv, cwd=PROJECT_DIR, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
     pid_file.write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pid_file.unlink(missing_ok=True)
-            tail = log_file.read_text(errors="replace")[-800:]
-            raise EmulatorError(f"moto server exited with {proc.returncode}; log {log_file}:\n{tail}")
-        if answers(url):
-            configure(url)
-            return Emulator(url, proc.pid, pid_file, log_file)
+            raise error(f"{what} exited with status {proc.returncode}; {log_file} ends:\n{tail(log_file)}")
+        if ready():
+            return proc.pid
         time.sleep(0.1)
     _terminate(proc.pid)
     pid_file.unlink(missing_ok=True)
-    raise EmulatorError(f"moto server did not answer at {url} within {timeout:.0f}s; see {log_file}")
+    raise error(f"{what} was not ready within {timeout:.0f} s and was stopped; {log_file} ends:\n{tail(log_file)}")
 
 
 def _terminate(pid: int, grace: float = 5.0) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 from rehearsal.config import Config
-from rehearsal.emulator import PROJECT_DIR, _pid_alive, _read_pid, _terminate, state_dir
+from rehearsal.emulator import _pid_alive, _read_pid, spawn, state_dir, tail
 from rehearsal.emulator import stop as stop_pid_file
 from rehearsal.scheduler import RehearsalError, Scheduler
 
@@ -76,11 +75,6 @@ def look(scheduler: Scheduler) -> Tuple[bool, str]:
     return due, f"request until {wanted}, clock at {state['now']}" + (": a slot to run" if due else ": reached")
 
 
-def pending(scheduler: Scheduler) -> bool:
-    """A playbook waits for a clock later than the scheduler's."""
-    return look(scheduler)[0]
-
-
 def _quiet(_message: str) -> None:
     return None
 
@@ -115,7 +109,8 @@ def follow(cfg: Optional[Config] = None, idle_s: float = 120.0, poll_s: float = 
                 on_failure(exc)
             if failures >= max_failures:
                 raise FollowError(f"{failures} slot runs in a row failed, the last with {exc.__class__.__name__}: "
-                                  f"{exc}; the follower stops (tracebacks in its log)") from exc
+                                  f"{exc}; the follower stops (tracebacks in its log). Fix the cause (is the "
+                                  f"emulator up? python -m rehearsal status), then start the follower again") from exc
             seen, last = None, time.monotonic()
             time.sleep(min(5.0, poll_s * 10))
             continue
@@ -167,14 +162,6 @@ def log_file() -> Path:
     return Path(os.environ.get("CUTOVER_FOLLOW_LOG") or state_dir() / "rehearsal" / "follow.log")
 
 
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:]) or f"(log {path} is empty)"
-
-
 def start(idle_s: float = 120.0, jitter_s: Optional[float] = None, timeout: float = 60.0) -> int:
     """Start ``python -m rehearsal follow`` in its own process group; returns its PID once it follows.
 
@@ -186,28 +173,12 @@ def start(idle_s: float = 120.0, jitter_s: Optional[float] = None, timeout: floa
     pid = _read_pid(pids)
     if pid and _pid_alive(pid):
         return pid
-    pids.parent.mkdir(parents=True, exist_ok=True)
-    log.parent.mkdir(parents=True, exist_ok=True)
     if log.exists():
         log.replace(log.with_name(f"{log.stem}.prev{log.suffix}"))
     argv = [sys.executable, "-u", "-m", "rehearsal", "follow", "--idle", str(idle_s)]
     if jitter_s is not None:
         argv += ["--jitter", str(jitter_s)]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, cwd=PROJECT_DIR, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    pids.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pids.unlink(missing_ok=True)
-            raise FollowError(f"the follower exited with status {proc.returncode}; {log}:\n{tail(log)}")
-        if READY in tail(log):
-            return proc.pid
-        time.sleep(0.1)
-    _terminate(proc.pid)
-    pids.unlink(missing_ok=True)
-    raise FollowError(f"the follower did not say it follows within {timeout:.0f} s; {log}:\n{tail(log)}")
+    return spawn(argv, pids, log, lambda: READY in tail(log), "the follower", timeout, error=FollowError)
 
 
 def status() -> Tuple[bool, str]:

@@ -3,7 +3,7 @@
     python -m rehearsal.notify_recorder start|stop|status      (URL from CUTOVER_NOTIFY_URL)
 
 A small HTTP server on 127.0.0.1 (default http://127.0.0.1:4599), started and stopped by
-PID (``$CUTOVER_STATE_DIR/notify-<port>.pid``). Every POST becomes one JSON line in
+PID (``$CUTOVER_STATE_DIR/notify-<port>.pid``, its errors in ``notify-<port>.log`` beside it). Every POST becomes one JSON line in
 ``$CUTOVER_STATE_DIR/rehearsal/notify.jsonl`` (``CUTOVER_NOTIFY_FILE`` moves it)::
 
     {"channel": "slack", "via": "sns", "path": "/sns/slack", "received_at": "...", "body": {...}}
@@ -19,16 +19,14 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 import urllib.request
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import List, Optional
 
-from rehearsal.emulator import _host_port, _pid_alive, _read_pid, _terminate, port_in_use, require_loopback, state_dir
+from rehearsal.emulator import _host_port, _pid_alive, _read_pid, port_in_use, require_loopback, spawn, state_dir
 from rehearsal.emulator import stop as stop_pid_file
 
 DEFAULT_URL = "http://127.0.0.1:4599"
@@ -114,22 +112,10 @@ def start(url: Optional[str] = None, path: Optional[Path] = None, timeout: float
     host, port = _host_port(url)
     if port_in_use(host, port):
         raise RuntimeError(f"port {port} is taken by something else: choose CUTOVER_NOTIFY_URL=http://127.0.0.1:<port>")
-    pids.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "rehearsal.notify_recorder", "serve", "--port", str(port),
-                             "--file", str(path or record_file())],
-                            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    pids.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _answers(url):
-            return proc.pid
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    _terminate(proc.pid)
-    pids.unlink(missing_ok=True)
-    raise RuntimeError(f"the notify recorder did not answer at {url}")
+    argv = [sys.executable, "-m", "rehearsal.notify_recorder", "serve", "--port", str(port),
+            "--file", str(path or record_file())]
+    return spawn(argv, pids, pids.with_suffix(".log"), lambda: _answers(url), f"the notify recorder for {url}",
+                 timeout)
 
 
 def stop(url: Optional[str] = None) -> bool:
@@ -147,7 +133,12 @@ def main(argv: Optional[list] = None) -> int:
         serve(args.port, Path(args.file))
         return 0
     if args.command == "start":
-        print(f"notify recorder at {notify_url()} (pid {start()}), writing {record_file()}")
+        try:
+            pid = start()
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"notify recorder at {notify_url()} (pid {pid}), writing {record_file()}")
     elif args.command == "stop":
         print("notify recorder stopped" if stop() else "no notify recorder was running")
     else:

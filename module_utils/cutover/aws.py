@@ -21,11 +21,12 @@ How a module uses it (library/schedule_rule.py is the model)::
   ``exit_json(**result)``.
 - ``get_or_none`` is the one "read it, or None when it does not exist" pattern (pass the service's
   not-found codes when they are not ``ResourceNotFoundException``).
-- ``retry_decorator(extra)`` adds only the codes that ``AWSRetry.jittered_backoff()`` misses; pass
-  per service the codes that mean "try again" there (``ResourceConflictException`` for Lambda); it also
-  retries a dropped or timed-out connection once botocore's own retries gave up (``CONNECTION_RETRIES``).
-  Under it, botocore's own retries (``aws_config`` from ``cutover_aws``, standard mode, max_attempts 10) take
-  the transient answers first; the layers here then shrink so that they do not multiply (``sdk_attempts``).
+- ``retry_decorator(extra)`` retries the transient codes (``AWSRetry``'s defaults and ``RETRY_ERROR_CODES``),
+  the codes passed per service that mean "try again" there (``ResourceConflictException`` for Lambda) and a
+  dropped or timed-out connection once botocore's own retries gave up, each kind with its own number of tries
+  (``TRIES_ALONE``), in one layer. Under it, botocore's own retries (``aws_config`` from ``cutover_aws``,
+  standard mode, max_attempts 10) take the transient answers first; behind such a client the tries of the codes
+  botocore retries itself shrink (``sdk_attempts``, ``TRIES_BEHIND_SDK``) so that the two do not multiply.
 - Waiters: ``client.get_waiter(name).wait(..., WaiterConfig=custom_waiter_config(timeout))`` from
   amazon.aws ``module_utils.waiter``; paging: ``paginated_query_with_retries`` from
   ``module_utils.botocore``; tags: ``compare_aws_tags`` from ``module_utils.tagging``.
@@ -69,18 +70,22 @@ class InputError(Exception):
     """Input a module cannot apply; raised before any mutating call, its message says what to do."""
 
 
-# A connection closed or timed out before an answer: botocore retries it itself (3 attempts by default), then
-# raises a BotoCoreError that AWSRetry (ClientError codes only) does not retry, so a burst of dropped connections
-# on one call failed the module. The call is tried again this many times more.
-CONNECTION_RETRIES = 4
+# The tries per call, counted apart for each kind of failure (a call gives up when one kind has failed that many
+# times; the counts add up, they never multiply): a code of RETRY_ERROR_CODES or of AWSRetry's defaults
+# ("shared"), a code the module passes ("own"), a connection closed or timed out before an answer ("connection":
+# botocore retries it itself, then raises a BotoCoreError that no ClientError code names).
+TRIES = 10
+CONNECTION_TRIES = 5
 # The inventories give every module botocore's own retries (cutover_aws: aws_config retries, standard mode,
-# max_attempts 10: 11 attempts per call, throttling codes, 500/502/503/504 and dropped connections). When the
-# client retries that much itself, the outer layers here stay only as the fallback for what botocore does not
-# retry (the module's own codes, 10 tries) and for its retry quota running out (OUTER_TRIES_BEHIND_SDK tries of
-# the shared codes, one more try of a dropped connection), so that the two layers do not multiply their waits
-# (a call throttled without end: README "Reliability", "Retries", for the measured give-up times).
+# max_attempts 10: 11 attempts per call, throttling codes, 500/502/503/504 and dropped connections). Behind a
+# client that retries at least SDK_ATTEMPTS_ENOUGH times itself, each try here is already a burst of attempts, so
+# the shared codes get TRIES_BEHIND_SDK tries (the fallback for botocore's retry quota running out) and a
+# dropped connection 2; the module's own codes, which botocore does not retry, keep TRIES (README "Reliability",
+# "Retries", for the measured give-up times).
 SDK_ATTEMPTS_ENOUGH = 5
-OUTER_TRIES_BEHIND_SDK = 3
+TRIES_BEHIND_SDK = {"shared": 3, "own": TRIES, "connection": 2}
+TRIES_ALONE = {"shared": TRIES, "own": TRIES, "connection": CONNECTION_TRIES}
+MAX_DELAY_S = 20
 
 
 def _connection_errors():
@@ -96,48 +101,45 @@ def sdk_attempts(call) -> int:
     return int(retries["max_attempts"]) + 1 if retries.get("max_attempts") is not None else 3
 
 
-class _OwnCodes(AWSRetry):
-    """AWSRetry that retries only the codes it is given (not AWSRetry's default list)."""
-
-    @staticmethod
-    def found(response_code, catch_extra_error_codes=None):
-        return response_code in (catch_extra_error_codes or ())
+def failure_kind(exc: BaseException, own_codes=()) -> str | None:
+    """"shared", "own" or "connection" for a failure worth another try, None for any other."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in own_codes:
+            return "own"
+        return "shared" if AWSRetry.found(code, RETRY_ERROR_CODES) else None
+    return "connection" if isinstance(exc, _connection_errors()) else None
 
 
 def retry_decorator(extra_codes: list[str] | None = None):
     """The retry policy every custom module uses; pass extra codes per service.
 
-    AWSRetry's jittered backoff on the transient codes (``RETRY_ERROR_CODES``) and the module's own
-    ``extra_codes`` (10 tries), and around it the retry of a dropped or timed-out connection
-    (``CONNECTION_RETRIES``, jittered backoff up to 20 s). Behind a client that retries itself at least
-    ``SDK_ATTEMPTS_ENOUGH`` times (the inventories' aws_config), the shared codes get
-    ``OUTER_TRIES_BEHIND_SDK`` tries and a dropped connection one more try; the module's own codes keep 10."""
-    extra = list(extra_codes or [])
+    One loop around the call: a failure of a kind ``failure_kind`` names is tried again after a jittered
+    backoff (uniform up to 1, 2, 4 ... ``MAX_DELAY_S`` seconds, by the call's failures so far) until that kind
+    has failed its number of tries (``TRIES_ALONE``; behind a client that retries itself at least
+    ``SDK_ATTEMPTS_ENOUGH`` times, the inventories' aws_config, ``TRIES_BEHIND_SDK``). The kinds count apart:
+    a call that fails with several kinds gives up after at most the sum of their tries, never their product."""
+    own = tuple(extra_codes or ())
 
     def decorator(call):
-        behind_sdk = sdk_attempts(call) >= SDK_ATTEMPTS_ENOUGH
-        if behind_sdk:
-            retried = AWSRetry.jittered_backoff(retries=OUTER_TRIES_BEHIND_SDK, delay=1, max_delay=20,
-                                                catch_extra_error_codes=RETRY_ERROR_CODES)(
-                _OwnCodes.jittered_backoff(retries=10, delay=1, max_delay=20, catch_extra_error_codes=extra)(call)
-                if extra else call)
-        else:
-            retried = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=20,
-                                                catch_extra_error_codes=RETRY_ERROR_CODES + extra)(call)
-        connection_retries = 1 if behind_sdk else CONNECTION_RETRIES
+        tries = TRIES_BEHIND_SDK if sdk_attempts(call) >= SDK_ATTEMPTS_ENOUGH else TRIES_ALONE
 
         @functools.wraps(call)
-        def with_connection_retries(*args, **kwargs):
-            for attempt in range(connection_retries + 1):
+        def retried(*args, **kwargs):
+            failed = dict.fromkeys(tries, 0)
+            while True:
                 try:
-                    return retried(*args, **kwargs)
-                except _connection_errors():
-                    if attempt == connection_retries:
+                    return call(*args, **kwargs)
+                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                    kind = failure_kind(exc, own)
+                    if kind is None:
                         raise
-                    time.sleep(random.uniform(0, min(20, 2 ** attempt)))
-            return None  # not reached
+                    failed[kind] += 1
+                    if failed[kind] >= tries[kind]:
+                        raise
+                    time.sleep(random.uniform(0, min(MAX_DELAY_S, 2 ** (sum(failed.values()) - 1))))
 
-        return with_connection_retries
+        return retried
 
     return decorator
 

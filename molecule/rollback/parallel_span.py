@@ -12,27 +12,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rehearsal.comparison import compare_slot, grace  # noqa: E402
+from rehearsal.comparison import grace  # noqa: E402
 from rehearsal.config import Config  # noqa: E402
-from rehearsal.scheduler import Scheduler  # noqa: E402
+from rehearsal.demo import compare_each_slot  # noqa: E402
 
 
 def main(slots: int) -> dict:
+    """SLOTS slots run without delivery jitter and compared (demo.compare_each_slot, as make demo does), quietly;
+    -> the time of the last comparison (with 0: the baseline, the last slot that ran before)."""
     cfg = Config()
-    scheduler = Scheduler(cfg)
-    now = datetime.fromisoformat(scheduler.state()["now"].replace("Z", "+00:00"))
     reports = Path(os.environ.get("CUTOVER_REPORTS_DIR", "reports")) / "comparison"
-    as_of = now - timedelta(minutes=cfg.slot_minutes) + grace()  # the last slot that ran (the baseline)
-    for _ in range(slots):
-        scheduler.run(1, jitter_s=0)
-        as_of = now + grace()
-        compare_slot(as_of, reports, cfg, bucket=f"naver-sms-cutover-state-{cfg.account_id}")
-        now += timedelta(minutes=cfg.slot_minutes)
+    now = compare_each_slot(cfg, slots, reports, show=lambda _line: None, jitter_s=0)
+    as_of = now - timedelta(minutes=cfg.slot_minutes) + grace()
     return {"as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "slots": slots}
 
 

@@ -165,13 +165,20 @@ FROM_INVENTORY = {"mode": "standard", "total_max_attempts": 11}
         (DEFAULT, [], ["drop"] * 20, 5, "EndpointConnectionError"),
         (FROM_INVENTORY, [], ["drop"] * 20, 2, "EndpointConnectionError"),
         (FROM_INVENTORY, [], ["AccessDeniedException"], 1, "AccessDeniedException"),
+        (FROM_INVENTORY, ["ResourceConflictException"],
+         ["ResourceConflictException"] * 9 + ["ThrottlingException"] + ["ResourceConflictException"] * 20, 11,
+         "ResourceConflictException"),
+        (DEFAULT, ["ResourceConflictException"], ["drop", "ThrottlingException", "ResourceConflictException"] * 9,
+         13, "EndpointConnectionError"),
     ],
     ids=["default-10", "behind-sdk-3", "behind-sdk-recovers", "own-code-keeps-10", "own-code-recovers",
-         "drop-default", "drop-behind-sdk", "not-transient"],
+         "drop-default", "drop-behind-sdk", "not-transient", "kinds-add-up-behind-sdk", "kinds-add-up"],
 )
 def test_retry_decorator_tries(no_sleep, retries, extra, codes, tries, outcome):
     """Behind a client that retries itself (the inventories' aws_config) the shared codes get 3 tries, not 10, and
-    a dropped connection one more; the module's own codes (botocore does not know them) keep 10 per try."""
+    a dropped connection one more; the module's own codes (botocore does not know them) keep 10. Each kind counts
+    its own failures in one loop: a call failing with several kinds stops when one kind used its tries (9 own, a
+    throttle, then the 10th own; 5 drops among 13 tries), where nested layers started the inner count again."""
     from module_utils.cutover.aws import retry_decorator
 
     client = Client(retries, codes)

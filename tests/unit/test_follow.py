@@ -58,7 +58,6 @@ def test_look_says_why_a_slot_runs_or_not(tmp_path, wanted, clock, due, says):
         (tmp_path / "clock.json").write_text(json.dumps({"now": clock}))
     seen = fol.look(FakeScheduler(tmp_path))
     assert seen[0] is due and says in seen[1]
-    assert fol.pending(FakeScheduler(tmp_path)) is due
 
 
 def test_a_failing_slot_is_logged_with_its_traceback_and_tried_again(world):
