@@ -145,8 +145,8 @@ def test_deploy_then_create_four_steps_each(operator_env, bootstrapped, proxy, a
     assert not pushed.get("failed") and pushed["digest"] != digest, pushed
     script(proxy, NOT_READY_UPDATE)
     proxy.clear()
-    run = run_playbook("create_function.yml", extra_vars={"cutover_image_version": "v1.0.1", "cutover_new_memory_mb": 1024,
-                                                          "cutover_image_digest": pushed["digest"]}, env=operator_env)
+    run = run_playbook("create_function.yml", env=operator_env, extra_vars={
+        "cutover_image_version": "v1.0.1", "cutover_new_memory_mb": 1024, "cutover_image_digest": pushed["digest"]})
     assert run.rc == 0, f"{run.messages()}\n{run.stdout[-4000:]}"
     assert unused(proxy) == [] and {c["fault"] for c in proxy.injected()} == {"pending", "conflict"}
     assert aws("lambda").get_function_configuration(FunctionName=FUNCTION)["MemorySize"] == 1024
