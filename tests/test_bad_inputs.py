@@ -8,6 +8,7 @@ the ledger's own lock/event bookkeeping is the only write allowed (tests.conftes
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass, field
 
@@ -293,25 +294,36 @@ def test_bad_input_is_refused_with_a_clear_message_and_no_write(case, clean_prox
 
 
 # --- a few at the operator's level: the playbook refuses before any migration write (tickets and endpoints
-# on every playbook: tests/reliability/test_production_guard.py)
+# on every playbook: tests/reliability/test_production_guard.py). They share the module's bootstrapped world
+# (a refused run leaves at most the ledger's lock/event bookkeeping, which no other case reads). Refused before
+# the lock (input assertions first, or a read-only check): not even the lock is written.
 PLAYBOOK_CASES = [
-    ("gate decision unknown", "gate.yml", ["-e", "decision=golive"],
-     ("unknown decision 'golive'", "run with -e decision=parallel")),
-    ("lambda memory out of range", "create_function.yml", ["-e", "cutover_new_memory_mb=64"],
-     ("memory 64 is out of range: Lambda takes 128 to 10240 MB",)),
-    ("parallel run without a DP1 go", "start_parallel.yml", [],
+    ("gate decision unknown", "gate.yml", {"decision": "golive"},
+     ("unknown decision 'golive'", "run with -e decision=parallel"), "before the lock"),
+    ("lambda memory out of range", "create_function.yml", {"cutover_new_memory_mb": 64},
+     ("memory 64 is out of range: Lambda takes 128 to 10240 MB",), "holding the lock"),
+    ("environment variables on production", "create_function.yml",
+     {"cutover_environment": "production", "cutover_new_environment": {"DEBUG": "1"}},
+     ("cutover_new_environment sets DEBUG on production", "remove them from the inventory or -e"), "before the lock"),
+    ("image archive missing", "deploy_image.yml", {"cutover_image_archive": ""},
+     ("no image archive: give it with -e cutover_image_archive",), "before the lock"),
+    ("alarm e-mail invalid", "monitoring.yml", {"cutover_alarm_emails": ["ops@example.com", "ops@@example"]},
+     ("invalid e-mail address(es): ops@@example", "fix the address in inventories/test"), "before the lock"),
+    ("parallel run without a DP1 go", "start_parallel.yml", {},
      ("no Decision Point 1 go recorded in the last 24 h: the ledger holds no parallel decision",
-      "Run playbooks/gate.yml -e decision=parallel first; nothing was changed")),
+      "Run playbooks/gate.yml -e decision=parallel first; nothing was changed"), "before the lock"),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, playbook, args, expect", PLAYBOOK_CASES, ids=[c[0] for c in PLAYBOOK_CASES])
-def test_playbook_refuses_bad_input_before_any_write(name, playbook, args, expect, proxy, tmp_path):
-    bootstrap_state(proxy.state.upstream)
-    run = run_playbook(proxy, playbook, *args, env={"CUTOVER_REPORTS_DIR": str(tmp_path / "reports")})
+@pytest.mark.parametrize("name, playbook, extra, expect, when", PLAYBOOK_CASES, ids=[c[0] for c in PLAYBOOK_CASES])
+def test_playbook_refuses_bad_input_before_any_write(name, playbook, extra, expect, when, clean_proxy, tmp_path):
+    args = ["-e", json.dumps(extra)] if extra else []
+    run = run_playbook(clean_proxy, playbook, *args, env={"CUTOVER_REPORTS_DIR": str(tmp_path / "reports")})
     assert run.rc != 0
     text = " ".join((run.stdout + run.stderr).split())
     missing = [part for part in expect if part not in text]
     assert not missing, f"{name}: output lacks {missing}:\n{run.stdout[-3000:]}"
     assert migration_writes(run.calls) == []
+    if when == "before the lock":
+        assert [c["operation"] for c in run.calls if c["mutating"]] == []

@@ -18,7 +18,7 @@ PHONE = re.compile(r"^010-\d{4}-\d{4}$")
 SLOT_TIME = re.compile(r"^2026-1[01]-\d\d \d\d:\d\d$")
 
 
-def test_seed_produces_exactly_the_legacy_state(emulator, aws):
+def test_seed_produces_exactly_the_legacy_state_and_a_second_seed_makes_no_mutating_call(emulator, aws, proxy):
     report = world.seed(emulator)
     assert report.created == report.entries
 
@@ -70,6 +70,11 @@ def test_seed_produces_exactly_the_legacy_state(emulator, aws):
 
     assert aws("ecr").describe_repositories()["repositories"] == []
 
+    again = world.seed(proxy.url)  # the same world seeded again: nothing to do, nothing written
+    assert again.created == []
+    assert len(again.entries) == 20
+    assert proxy.mutating_calls() == []
+
 
 def test_existing_bookings_look_like_production():
     items = world_data.sms_items()
@@ -84,14 +89,6 @@ def test_existing_bookings_look_like_production():
     assert any(i["option_sms"] for i in items) and not all(i["remind_sms"] for i in items)
     assert len({i["booking_num"] for i in items}) < len(items)  # a booking with two phones
     assert world_data.sms_items() == items and world_data.function_zip() == world_data.function_zip()
-
-
-def test_second_seed_makes_no_mutating_call(emulator, proxy):
-    world.seed(emulator)
-    report = world.seed(proxy.url)
-    assert report.created == []
-    assert len(report.entries) == 20
-    assert proxy.mutating_calls() == []
 
 
 def test_seed_completes_a_partial_world(emulator, aws):
@@ -121,12 +118,13 @@ def test_seed_without_emulator_says_what_to_do():
         world.seed(url)
 
 
-def test_seed_playbook_seeds_on_test_and_refuses_production(emulator, aws):
+def test_seed_playbook_seeds_on_test_and_refuses_production(emulator, aws, tmp_path):
     check = run_playbook("seed_world.yml", check=True)
     assert check.rc == 0 and check.changed == 1, check.stdout[-3000:]
     assert aws("lambda").list_functions()["Functions"] == []
     first = run_playbook("seed_world.yml")
     assert first.rc == 0 and first.changed == 1, first.stdout[-3000:]
+    assert_a_change_record_without_a_ticket_under_the_date(tmp_path / "reports")
     second = run_playbook("seed_world.yml")
     assert second.rc == 0 and second.changed == 0, second.stdout[-3000:]
     assert run_playbook("seed_world.yml", check=True).changed == 0
@@ -137,3 +135,18 @@ def test_seed_playbook_seeds_on_test_and_refuses_production(emulator, aws):
     assert prod.rc != 0
     assert "only seeds the local emulator of the test inventory; this inventory is 'production'" in prod.messages()
     assert aws("lambda").list_functions()["Functions"] == []
+
+
+def assert_a_change_record_without_a_ticket_under_the_date(reports) -> None:
+    """callback_plugins/change_record.py: the seeding run's record (no ticket: under the date), no seeded secret."""
+    [day] = [p.name for p in (reports / "test").iterdir()]
+    [path] = sorted((reports / "test" / day).glob("*seed_world.json"))
+    record = json.loads(path.read_text())
+    assert record["started"].startswith(day) and record["ticket"] == ""
+    assert [c["task"] for c in record["changes"]] == \
+        ["Create what is missing of the legacy world, leave what exists alone"]
+    assert record["stats"]["failed"] == 0 and record["record"] == "change"
+    seeded = world.world_data.secret_values(world.Names.from_inventory().secrets)
+    assert "dummy-telegram-token" in "".join(seeded.values())
+    for text in (path.read_text(), path.with_suffix(".md").read_text()):
+        assert "dummy-" not in text  # no seeded secret value (dummy-sens-secret-key, ...)

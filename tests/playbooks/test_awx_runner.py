@@ -1,13 +1,14 @@
 """The playbooks run unchanged under AWX's engine: ansible-runner, a fresh private data directory,
 AWX's environment, extra vars through the API; the job's events say what happened.
 
-To add a playbook, add one line to JOBS. The inventory is imported into the job's private data dir as
-AWX does (tests/awx_runner.py ``imported_inventory``): nothing of the project next to it.
+Two jobs: status.yml (which runs the preflight role: it also carries the preflight.yml job) and compare.yml
+over four slots (a job reads the tables' snapshots from the state bucket). The inventory is imported into the
+job's private data dir as AWX does (tests/awx_runner.py ``imported_inventory``): nothing of the project next to it.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -18,13 +19,6 @@ from tests.rehearsal.conftest import DAY, bucket_baseline, world  # noqa: F401  
 SLOT = timedelta(minutes=20)
 TICKET = "CHG0004242"
 
-# playbook, extra vars (the survey answers of its job template), a task whose result the job must report
-JOBS = [
-    ("preflight.yml", {}, "Publish what preflight established"),
-    ("compare.yml", {}, "Compare both tables and both log groups"),
-    ("status.yml", {}, "Work out the phase, the figures and the next step"),
-]
-
 
 @pytest.fixture
 def job_dir(tmp_path, world, bootstrapped, monkeypatch):  # noqa: F811
@@ -32,24 +26,22 @@ def job_dir(tmp_path, world, bootstrapped, monkeypatch):  # noqa: F811
     credential of the job would inject it."""
     url = world.cfg.url
     awx_process_env(monkeypatch)
-    return private_data_dir(tmp_path), {"CUTOVER_EMULATOR_URL": url}
-
-
-@pytest.mark.parametrize("playbook, extravars, task", JOBS, ids=[job[0] for job in JOBS])
-def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, task):
-    directory, credentials = job_dir
+    directory = private_data_dir(tmp_path)
     assert not (directory / "project" / "reports").exists()
-    if playbook == "compare.yml":  # start_parallel.yml's baseline, in the state bucket
-        bucket_baseline(credentials["CUTOVER_EMULATOR_URL"], datetime.now(timezone.utc))
     # AWX's imported inventory: nothing of the project next to it (preflight reads the pin from the project)
     assert not (directory / "inventory" / "group_vars").exists()
-    runner = run_job(directory, playbook, extravars=dict(extravars, change_ticket=TICKET), credentials=credentials)
+    return directory, {"CUTOVER_EMULATOR_URL": url}
+
+
+def assert_the_job_ran_as_awx_runs_it(directory, runner, playbook: str, tasks: list[str]) -> None:
+    """What every job shows: successful, the tasks' results among its events, the change ticket and
+    environment in its artifacts, its change record (AWX's job id and user) in its own project copy."""
     assert (runner.status, runner.rc) == ("successful", 0), failure_messages(runner)
     assert runner.stats["failures"] == {} and "localhost" in runner.stats["ok"]
-    assert task_results(runner, task), f"no result of task '{task}' among the job's events"
+    for task in tasks:
+        assert task_results(runner, task), f"no result of task '{task}' among the job's events"
     assert custom_stats(runner) | {"change_ticket": TICKET, "cutover_environment": "test",
                                    "cutover_account_id": "123456789012"} == custom_stats(runner)
-    # the job's change record, with AWX's job id and user, inside the job's own project copy
     [record] = (directory / "project" / "reports" / "test" / TICKET).glob("*.json")
     record = json.loads(record.read_text())
     assert (record["job"], record["operator"]) == (f"AWX job 4242 (naver-sms {playbook})", "awx-operator")
@@ -58,12 +50,21 @@ def test_a_job_runs_from_a_fresh_private_data_dir(job_dir, playbook, extravars, 
     # the reports dir is the project's, not a sibling of the imported inventory
     assert (directory / "project" / "reports" / "test" / "preflight.jsonl").is_file()
     assert not (directory.parent / "reports").exists()
-    if playbook == "status.yml":  # the page in the job's project copy; the job's artifacts say the phase
-        assert (directory / "project" / "reports" / "test" / "status.html").read_text().startswith("<!DOCTYPE html>")
-        stats = custom_stats(runner)
-        assert stats["status_phase"] == "not_started"  # bootstrapped, no playbook has run yet
-        assert stats["status_next_step"]["command"] == \
-            f"ansible-playbook -i inventories/test playbooks/deploy_image.yml -e change_ticket={TICKET}"
+
+
+def test_the_status_job_runs_from_a_fresh_private_data_dir(job_dir):
+    """Also carries the preflight.yml job (its role's result is among this job's events: the same role, the same
+    task; preflight.yml's own refusals: tests/playbooks/test_preflight.py)."""
+    directory, credentials = job_dir
+    runner = run_job(directory, "status.yml", extravars={"change_ticket": TICKET}, credentials=credentials)
+    assert_the_job_ran_as_awx_runs_it(directory, runner, "status.yml", [
+        "Publish what preflight established", "Work out the phase, the figures and the next step"])
+    # the page in the job's project copy; the job's artifacts say the phase
+    assert (directory / "project" / "reports" / "test" / "status.html").read_text().startswith("<!DOCTYPE html>")
+    stats = custom_stats(runner)
+    assert stats["status_phase"] == "not_started"  # bootstrapped, no playbook has run yet
+    assert stats["status_next_step"]["command"] == \
+        f"ansible-playbook -i inventories/test playbooks/deploy_image.yml -e change_ticket={TICKET}"
 
 
 def slots_run(world, count):  # noqa: F811
@@ -77,12 +78,13 @@ def slots_run(world, count):  # noqa: F811
 
 
 def test_compare_reports_each_slot_through_the_job_events(job_dir, world):  # noqa: F811
+    """Also what every job shows (assert_the_job_ran_as_awx_runs_it): this was a second compare.yml job."""
     directory, credentials = job_dir
     start = slots_run(world, 4)
     as_of = start + 4 * SLOT + grace()
     runner = run_job(directory, "compare.yml", credentials=credentials,
                      extravars={"change_ticket": TICKET, "cutover_compare_as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    assert runner.status == "successful", failure_messages(runner)
+    assert_the_job_ran_as_awx_runs_it(directory, runner, "compare.yml", ["Compare both tables and both log groups"])
     [result] = task_results(runner, "Compare both tables and both log groups")
     # a job has nothing of an earlier one on its disk: the tables' snapshots come from the state bucket
     assert result["baseline"] is False

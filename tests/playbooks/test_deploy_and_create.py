@@ -9,6 +9,7 @@ meets Lambda not ready at every step of the creation (issue 13 item 2: Pending /
 ResourceConflictException, scripted), and an update afterwards (a new image, more memory) meets them at every
 step of the update. (This was tests/reliability/test_transient_faults.py, which ran deploy_image.yml and
 create_function.yml twice more for the creation; the phases after these two: bench/bench_soak.py.)
+Their refusals of bad input (no archive, environment variables on production) are in tests/test_bad_inputs.py.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rehearsal.image_archive import build_archive
 from rehearsal.proxy import TRANSIENT
 from tests.ansible_runner import run_playbook
 from tests.conftest import STATE_BUCKET, migration_writes
+from tests.module_runner import run_module
 
 FUNCTION = "naverplace_send_inform_v2"
 RULE = "naver-sms-automation-v2-trigger"
@@ -91,7 +93,7 @@ def four_steps(playbook, env, proxy, seen=None, not_ready=None):
 
 
 @pytest.mark.slow
-def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
+def test_deploy_then_create_four_steps_each(operator_env, bootstrapped, proxy, aws, tmp_path):
     seen = []
     deployed = four_steps("deploy_image.yml", operator_env, proxy, seen)
     digest = deployed.task_results("Push the archive")[0]["digest"]
@@ -135,33 +137,20 @@ def test_deploy_then_create_four_steps_each(operator_env, proxy, aws, tmp_path):
         if statement["Sid"] != "OwnMetrics":
             assert "*" not in statement["Resource"]
 
-    # an update: a new image and more memory; every Lambda write meets a conflict, every read Pending
+    # an update: a new image (pushed in-process: deploy_image.yml is proven above) and more memory; every Lambda
+    # write meets a conflict, every read Pending
     other = build_archive(tmp_path / "v101.tar", layers=[4096, 16384])
-    env101 = dict(operator_env, CUTOVER_IMAGE_ARCHIVE=str(other))
-    assert run_playbook("deploy_image.yml", extra_vars={"cutover_image_version": "v1.0.1"}, env=env101).rc == 0
+    pushed = run_module("ecr_image", {"repository": "naver-sms-automation", "archive": str(other), "tags": ["v1.0.1"],
+                                      "scan": False}, bootstrapped)
+    assert not pushed.get("failed") and pushed["digest"] != digest, pushed
     script(proxy, NOT_READY_UPDATE)
     proxy.clear()
-    run = run_playbook("create_function.yml", extra_vars={"cutover_image_version": "v1.0.1",
-                                                          "cutover_new_memory_mb": 1024}, env=env101)
+    run = run_playbook("create_function.yml", env=operator_env, extra_vars={
+        "cutover_image_version": "v1.0.1", "cutover_new_memory_mb": 1024, "cutover_image_digest": pushed["digest"]})
     assert run.rc == 0, f"{run.messages()}\n{run.stdout[-4000:]}"
     assert unused(proxy) == [] and {c["fault"] for c in proxy.injected()} == {"pending", "conflict"}
     assert aws("lambda").get_function_configuration(FunctionName=FUNCTION)["MemorySize"] == 1024
     alias = aws("lambda").get_alias(FunctionName=FUNCTION, Name="live")
     assert alias["FunctionVersion"] == "2"
-    digest = json.loads((tmp_path / "reports" / "image-v1.0.1.json").read_text())["digest"]
-    assert aws("lambda").get_function(FunctionName=FUNCTION, Qualifier="2")["Code"]["ImageUri"].endswith(digest)
-
-
-@pytest.mark.parametrize(
-    "playbook, extra, message",
-    [
-        ("create_function.yml", {"cutover_environment": "production", "cutover_new_environment": {"DEBUG": "1"}},
-         "sets DEBUG on production"),
-        ("deploy_image.yml", {"cutover_image_archive": ""}, "no image archive: give it with -e cutover_image_archive"),
-    ],
-    ids=["environment-on-production", "no-archive"]  # the rest: tests/modules,
-)
-def test_bad_input_stops_the_playbook_before_any_write(operator_env, proxy, playbook, extra, message):
-    run = run_playbook(playbook, extra_vars=extra, env=operator_env)
-    assert run.rc != 0 and message in run.messages(), run.messages()
-    assert migration_writes(proxy.calls()) == []
+    assert aws("lambda").get_function(FunctionName=FUNCTION, Qualifier="2")["Code"]["ImageUri"].endswith(
+        "@" + pushed["digest"])

@@ -1,5 +1,6 @@
 """monitoring.yml: topics, subscriptions, the seed's alarms and the dashboard; idempotent, no secret printed
-(its -vvv apply is also the secrets scan of monitoring.yml: tests/reliability/test_secrets.py)."""
+(its -vvv apply is also the secrets scan of monitoring.yml: tests/reliability/test_secrets.py). An invalid e-mail
+address is refused before any write: tests/test_bad_inputs.py (playbook cases)."""
 from __future__ import annotations
 
 import json
@@ -82,13 +83,3 @@ def test_four_steps_create_everything_once_and_print_no_secret(emulator, bootstr
         again = run_playbook("monitoring.yml", check=check_mode, env=env)
         assert again.rc == 0 and again.changed == 0, (check_mode, again.messages())
         assert migration_writes(proxy.calls()) == []  # the lock and the run's event only
-
-
-def test_an_invalid_email_is_refused_before_any_change(emulator, bootstrapped, proxy, notify):
-    world.seed(emulator)
-    proxy.clear()
-    run = run_playbook("monitoring.yml", extra_vars={"cutover_alarm_emails": ["ops@example.com", "ops@@example"]},
-                       env={"CUTOVER_EMULATOR_URL": proxy.url})
-    assert run.rc != 0
-    assert "invalid e-mail address(es): ops@@example" in run.messages()
-    assert proxy.mutating_calls() == []

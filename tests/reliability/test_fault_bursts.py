@@ -5,6 +5,9 @@ answer has no body, so its code is "500", which AWSRetry did not know). retry_de
 connection once botocore gave up, and the bare HTTP status codes of HEAD answers."""
 from __future__ import annotations
 
+import importlib
+from types import SimpleNamespace
+
 import pytest
 
 from tests.conftest import LEDGER_TABLE, STATE_BUCKET
@@ -22,8 +25,20 @@ CASES = {
 }
 
 
+@pytest.fixture
+def backoff(monkeypatch):
+    """Every backoff delay (botocore's, AWSRetry's, retry_decorator's connection retries), recorded instead of
+    slept: the emulator needs no pause, and the sleeping was most of these tests' time."""
+    slept = []
+    fake = SimpleNamespace(sleep=slept.append)
+    for name in ("botocore.endpoint", "ansible_collections.amazon.aws.plugins.module_utils.cloud",
+                 "ansible.module_utils.cutover.aws"):  # the name the modules import it by (tests/module_runner.py)
+        monkeypatch.setattr(importlib.import_module(name), "time", fake)
+    return slept
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_burst_of_faults_on_one_call_is_ridden_out(bootstrapped, proxy, case):
+def test_a_burst_of_faults_on_one_call_is_ridden_out(bootstrapped, proxy, backoff, case):
     module, args, operation, kind = CASES[case]
     proxy.script(operation, kind, BURST)
     result = run_module(module, args, proxy.url)
@@ -32,3 +47,4 @@ def test_a_burst_of_faults_on_one_call_is_ridden_out(bootstrapped, proxy, case):
     assert len(faulted) == BURST, faulted
     answered = [c for c in proxy.calls() if c["fault"] is None and c["at"] >= faulted[-1]["at"]]
     assert answered, "the call was never answered after the burst"
+    assert len(backoff) == BURST and all(0 <= delay <= 20 for delay in backoff), backoff  # one backoff per fault

@@ -9,8 +9,10 @@ import sys
 import textwrap
 import urllib.parse
 from collections import Counter
+from types import SimpleNamespace
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -99,8 +101,12 @@ def test_cbor_map_is_what_botocore_reads():
 
 
 @pytest.mark.parametrize("mode", ["standard", "legacy"])
-def test_botocore_retries_through_20_percent_transient_faults(proxy, aws, mode):
-    """Both retry modes (standard; legacy is the default the Ansible modules get) ride out the mix."""
+def test_botocore_retries_through_20_percent_transient_faults(proxy, aws, mode, monkeypatch):
+    """Both retry modes (standard; legacy is the default the Ansible modules get) ride out the mix, backing off
+    before each retry. The backoff is recorded, not slept (botocore.endpoint's sleep; the emulator needs no
+    pause): it was most of this test's time."""
+    slept = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=slept.append))
     aws("dynamodb").create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
                                  KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                                  AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
@@ -114,6 +120,7 @@ def test_botocore_retries_through_20_percent_transient_faults(proxy, aws, mode):
     faults = proxy.injected()
     assert len(faults) >= 0.1 * len(proxy.calls())
     assert {c["fault"] for c in faults} == set(TRANSIENT)
+    assert len(slept) == len(faults) and all(0 <= delay <= 20 for delay in slept), slept  # one backoff per fault
     assert aws("dynamodb").scan(TableName="t")["Count"] == 5
     assert len(aws("logs").describe_log_groups(logGroupNamePrefix="/g/")["logGroups"]) == 5
 

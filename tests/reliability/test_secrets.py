@@ -21,10 +21,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 # (playbook, extra vars), in order; each runs with -vvv: the playbooks that read the secrets. monitoring.yml
 # (it reads the alert channels' secrets) is scanned the same way in the apply step of its own four-step test,
 # tests/playbooks/test_monitoring.py: one -vvv run fewer here.
-RUNS = [
-    ("notify.yml", {"notify_event": "cutover_start", "notify_what": "a secrets scan",
-                    "notify_baseline": "none", "notify_when": "2026-12-03T02:10:00Z"}),
-]
+# notify.yml's run is also tests/playbooks/test_notify.py's announcement: what reached Slack and Telegram is
+# checked here (one -vvv notify.yml run fewer there).
+ANNOUNCE = {"notify_event": "cutover_start", "notify_what": "naverplace_send_inform_v2 goes live",
+            "notify_baseline": "504 executions compared, 100 % match, 0 errors", "notify_when": "2026-12-03T02:10:00Z"}
+RUNS = [("notify.yml", ANNOUNCE)]
 
 
 @pytest.mark.slow
@@ -38,6 +39,7 @@ def test_no_secret_value_is_ever_written_anywhere(emulator, aws, notify, state_d
         run = run_playbook(playbook, extra_vars=extra, env=env)
         assert run.rc == 0, f"{playbook}: {run.messages()[-3000:]}"
         printed[playbook] = run.stdout + run.stderr
+    assert_the_announcement_reached_slack_and_telegram(notify())
     # the legacy function runs two slots of the rehearsal: it reads SENS, Telegram and Naver secrets
     slots = subprocess.run([sys.executable, "-m", "rehearsal", "run", "--slots", "2", "--verbose"], cwd=PROJECT_DIR,
                            env=dict(os.environ), capture_output=True, text=True, timeout=300)
@@ -58,3 +60,19 @@ def test_no_secret_value_is_ever_written_anywhere(emulator, aws, notify, state_d
     seeded = "".join(secrets.get_secret_value(SecretId=s["Name"])["SecretString"]
                      for s in secrets.list_secrets()["SecretList"])
     assert leaks(seeded) == sorted(SECRET_MARKS)
+
+
+def assert_the_announcement_reached_slack_and_telegram(lines: list[dict]) -> None:
+    """roles/notify: notify.yml's announcement (ANNOUNCE) in the runbook's shape, once to each channel."""
+    assert [(line["channel"], line["via"]) for line in lines] == [("slack", "direct"), ("telegram", "direct")]
+    slack, telegram = lines[0]["body"]["text"], lines[1]["body"]["text"]
+    assert slack == telegram
+    assert slack.splitlines() == [
+        "[naver-sms cutover · test] Cutover starts",
+        "What: naverplace_send_inform_v2 goes live",
+        "When: 2026-12-03T02:10:00Z",
+        "Baseline: 504 executions compared, 100 % match, 0 errors",
+        "Rollback SLA: 15 minutes (playbooks/rollback.yml)",
+        "Ticket: none",
+    ]
+    assert lines[1]["body"]["chat_id"] == "-1000000000001"
