@@ -2,7 +2,7 @@
 the fixtures of tests/conftest.py) one at a time, each on its own emulator, and this prints each one's wall
 time and outcome for bench/BENCHMARKS.md.
 
-- tests/rehearsal/test_two_controllers.py with 12 alternating slots (`make test`: 4);
+- tests/rehearsal/test_two_controllers.py with 12 alternating slots (`make test`: 2);
 - bench/long_tests/test_phases_under_faults.py: start_parallel.yml killed and recovered through transient
   faults, compare.yml through faults, two compare.yml at once.
 

@@ -6,7 +6,7 @@ customer invariant holds. The full counts (every crash point, many seeds) run in
 
 Moved out of `make test` (98 s of its 782): run by bench/bench_long_tests.py. What `make test` still checks
 of it: a crash right after a mutating call, force_unlock with a reason, the rerun converging and the ledger
-showing the interrupted run: tests/rehearsal/test_cutover_crash.py (cutover.yml, the critical switch);
+showing the interrupted run: tests/rehearsal/test_cutover_playbooks.py (the re-cutover, the critical switch);
 compare.yml through 20 % transient faults giving the same evidence, and two compare.yml for the same slot
 at once (one proceeds, the other refused naming owner, ticket, playbook and age):
 tests/rehearsal/test_two_controllers.py; transient faults in deploy_image.yml and create_function.yml:

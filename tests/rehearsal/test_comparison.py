@@ -2,10 +2,11 @@
 
 The scheduler runs one slot, then the comparison runs as it would in production right after
 that slot's runs (``as_of`` = slot start + grace) and reports the last settled slot.
+compare.yml itself (refused without a baseline, check mode, the apply's writes, a rerun) runs on the first slot of
+test_two_controllers.py, on the world it compares anyway.
 """
 from __future__ import annotations
 
-import json
 import unicodedata
 from datetime import timedelta
 
@@ -13,8 +14,7 @@ import pytest
 
 from rehearsal import handlers
 from rehearsal.comparison import compare_slot, grace
-from tests.conftest import STATE_BUCKET, migration_writes
-from tests.rehearsal.conftest import CFG, DAY, bucket_baseline
+from tests.rehearsal.conftest import CFG, DAY
 
 SLOT = timedelta(minutes=20)
 
@@ -183,50 +183,3 @@ def test_seeding_sms_v2_before_shadow_prevents_spurious_confirmations(world, aws
     else:
         assert {e["key"]["sms_type"] for e in spurious} >= {"confirm"}
         assert result["total"]["match_percentage"] < 100
-
-
-@pytest.mark.slow
-def test_compare_playbook_check_apply_rerun(world, bootstrapped, aws, proxy, tmp_path):
-    """Without a baseline compare.yml refuses; check mode says changed and writes nothing; compare.yml
-    publishes at the slot time, then writes the evidence to the bucket; a rerun changes nothing."""
-    from tests.ansible_runner import run_playbook
-
-    world.new_rule("shadow")
-    start = DAY + MORNING
-    env = {"CUTOVER_EMULATOR_URL": proxy.url, "CUTOVER_REPORTS_DIR": str(tmp_path)}
-    world.scheduler.run(1, start=start)
-    no_baseline = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(start + grace())}, env=env)
-    assert no_baseline.rc != 0 and "no comparison snapshot of table sms at s3://" in no_baseline.messages()
-    assert "Run start_parallel.yml first" in no_baseline.messages()
-    bucket_baseline(proxy.url, start + grace())
-    world.scheduler.run(2)
-    as_of = start + 2 * SLOT + grace()
-    key = f"comparison/123456789012/ap-northeast-2/evidence/{iso(start)[:16].replace(':', '-')}Z.json"
-    s3 = aws("s3")
-
-    proxy.clear()
-    check = run_playbook("compare.yml", check=True, extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
-    assert check.rc == 0 and check.changed == 1, check.messages()
-    assert proxy.mutating_calls() == []
-    assert s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=key).get("KeyCount", 0) == 0
-
-    apply = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
-    assert apply.rc == 0 and apply.changed == 1, apply.messages()
-    writes = migration_writes(proxy.calls())
-    snapshots = f"PUT /{STATE_BUCKET}/comparison/123456789012/ap-northeast-2/snapshots/"
-    assert writes == ["PutMetricData", "CreateLogGroup", "CreateLogStream", "PutLogEvents", f"PUT /{STATE_BUCKET}/{key}",
-                      snapshots + "sms.json", snapshots + "sms_v2.json"]
-    lines = [json.loads(e["message"]) for e in aws("logs").filter_log_events(logGroupName="/naver-sms/comparison")["events"]]
-    assert [(line["slot"], line["match_percentage"], line["shadow_leaks"]) for line in lines] == [(iso(start), 100.0, 0)]
-    evidence = json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
-    assert evidence["summary"]["match_percentage"] == 100.0
-    assert (tmp_path / "comparison" / key.rsplit("/", 1)[1]).exists()  # the local convenience copy
-    stats = aws("cloudwatch").get_metric_statistics(
-        Namespace="naver-sms/comparison", MetricName="executions_compared", StartTime=start,
-        EndTime=start + SLOT, Period=1200, Statistics=["Sum"])["Datapoints"]
-    assert [(p["Timestamp"].replace(tzinfo=None), p["Sum"]) for p in stats] == [(start.replace(tzinfo=None), 1.0)]
-
-    proxy.clear()
-    again = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(as_of)}, env=env)
-    assert again.rc == 0 and again.changed == 0, again.messages()
-    assert migration_writes(proxy.calls()) == []

@@ -27,14 +27,13 @@ def iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parallel_run(world, tmp_path, fault=None, skip=()):
-    """SLOTS slots of old live + new shadow, compared after each (except the indexes in skip); as_of."""
+def parallel_run(world, tmp_path, fault=None):
+    """SLOTS slots of old live + new shadow, compared after each; as_of."""
     world.new_rule("shadow")
     start = DAY + timedelta(hours=1)
     for index in range(SLOTS):
         world.scheduler.run(1, start=start if index == 0 else None, fault=fault)
-        if index not in skip:
-            compare_slot(start + index * SLOT + grace(), tmp_path / "reports", world.cfg)
+        compare_slot(start + index * SLOT + grace(), tmp_path / "reports", world.cfg)
     return start + (SLOTS - 1) * SLOT + grace()
 
 
@@ -60,7 +59,14 @@ def by_name(result):
     return {c["name"]: c for c in result["criteria"]}
 
 
-def test_a_clean_parallel_run_is_go_with_every_execution_counted(world, aws, proxy, tmp_path):
+@pytest.mark.slow
+def test_a_clean_parallel_run_is_go_and_gate_yml_prints_and_records_it(world, bootstrapped, aws, proxy, tmp_path):
+    """One clean parallel run carries: DP2 go with every execution counted (cutover_gate in-process, one batched
+    GetMetricData, no write); the same evidence no_go with an alarm firing; a namespace without data inconclusive;
+    gate.yml on the test inventory (every criterion printed, the decision recorded in the ledger, a no_go recorded
+    and then the play failed, bad input refused); then three slots compare.yml did not compare: no_go, inconclusive."""
+    from tests.ansible_runner import run_playbook
+
     as_of = parallel_run(world, tmp_path)
     alarms(aws)
     proxy.clear()
@@ -80,64 +86,17 @@ def test_a_clean_parallel_run_is_go_with_every_execution_counted(world, aws, pro
     alarms(aws, {ALARMS[1]: "ALARM"})
     firing = dp2(proxy.url, as_of)
     assert firing["outcome"] == "no_go" and by_name(firing)["no alarm in ALARM now"]["status"] == "fail"
+    alarms(aws, {ALARMS[1]: "OK"})
 
-
-@pytest.mark.parametrize("fault, failed, text", [
-    ("slow", "max duration", "NFR: under 240 s"),
-    ("crash", "new function errors", "failed run(s)"),
-])
-def test_a_faulty_new_function_is_no_go_naming_the_criterion(world, aws, tmp_path, fault, failed, text):
-    as_of = parallel_run(world, tmp_path, fault=fault)
-    alarms(aws)
-    result = dp2(world.cfg.url, as_of)
-    assert result["outcome"] == "no_go"
-    criterion = by_name(result)[failed]
-    assert criterion["status"] == "fail" and text in criterion["reason"], criterion
-    assert any(r.startswith(f"{failed}: fail") for r in result["reasons"])
-
-
-def test_three_slots_not_compared_is_no_go_inconclusive(world, aws, tmp_path):
-    as_of = parallel_run(world, tmp_path, skip=(4, 5, 6))
-    alarms(aws)
-    result = dp2(world.cfg.url, as_of)
-    assert result["outcome"] == "no_go"
-    executions = by_name(result)["executions compared"]
-    assert executions["status"] == "inconclusive", executions
-    assert "3 slot(s) have no comparison" in executions["reason"]
-
-
-def test_a_namespace_without_data_is_inconclusive_with_a_clear_reason(world, aws, tmp_path):
-    as_of = parallel_run(world, tmp_path)
-    alarms(aws)
-    result = dp2(world.cfg.url, as_of, namespace="naver-sms/typo")
-    assert result["outcome"] == "no_go"
-    executions = by_name(result)["executions compared"]
+    # a namespace without data is inconclusive with a clear reason
+    typo = dp2(world.cfg.url, as_of, namespace="naver-sms/typo")
+    assert typo["outcome"] == "no_go"
+    executions = by_name(typo)["executions compared"]
     assert executions["status"] == "inconclusive"
     assert "no datapoint of naver-sms/typo executions_compared" in executions["reason"]
     assert "is compare.yml running" in executions["reason"]
 
-
-@pytest.mark.parametrize("overrides, message", [
-    ({"window_days": 0}, "window_days must be more than 0"),
-    ({"acknowledgements": {"po_aproval": ACK}}, "unknown acknowledgement(s) po_aproval"),
-    ({"as_of": "yesterday"}, "as_of 'yesterday' is not an ISO date-time"),
-])
-def test_bad_input_fails_before_any_aws_call(proxy, overrides, message):
-    proxy.clear()
-    result = run_module("cutover_gate", dict({"decision": "cutover", "function": CFG.new_function}, **overrides),
-                        proxy.url)
-    assert result.get("failed") and message in result["msg"], result
-    assert proxy.calls() == []
-
-
-@pytest.mark.slow
-def test_gate_playbook_prints_each_criterion_and_fails_after_a_no_go(world, bootstrapped, aws, tmp_path):
-    """gate.yml on the test inventory: every criterion printed, the decision recorded in the ledger,
-    a no_go recorded and then the play failed."""
-    from tests.ansible_runner import run_playbook
-
-    as_of = parallel_run(world, tmp_path)
-    alarms(aws)
+    # gate.yml prints each criterion and records the go; after a no_go it records it, then fails
     extra = {"decision": "cutover", "cutover_gate_window_days": WINDOW_DAYS, "cutover_gate_as_of": iso(as_of),
              "cutover_monitoring_alarms": ALARMS, "cutover_gate_acks": ACKS}
     go = run_playbook("gate.yml", extra_vars=extra)
@@ -162,3 +121,38 @@ def test_gate_playbook_prints_each_criterion_and_fails_after_a_no_go(world, boot
     # an unknown decision is refused by gate.yml in tests/test_bad_inputs.py (PLAYBOOK_CASES, with no write)
     refused = run_playbook("gate.yml", extra_vars=dict(extra, cutover_gate_window_days=0))
     assert refused.rc != 0 and "window_days must be more than 0" in refused.messages(), refused.messages()
+
+    # three more slots run, compare.yml ran for none of them: no_go, inconclusive
+    world.scheduler.run(3)
+    later = dp2(world.cfg.url, as_of + 3 * SLOT)
+    assert later["outcome"] == "no_go"
+    executions = by_name(later)["executions compared"]
+    assert executions["status"] == "inconclusive", executions
+    assert "3 slot(s) have no comparison" in executions["reason"]
+
+
+@pytest.mark.parametrize("fault, failed, text", [
+    ("slow", "max duration", "NFR: under 240 s"),
+    ("crash", "new function errors", "failed run(s)"),
+])
+def test_a_faulty_new_function_is_no_go_naming_the_criterion(world, aws, tmp_path, fault, failed, text):
+    as_of = parallel_run(world, tmp_path, fault=fault)
+    alarms(aws)
+    result = dp2(world.cfg.url, as_of)
+    assert result["outcome"] == "no_go"
+    criterion = by_name(result)[failed]
+    assert criterion["status"] == "fail" and text in criterion["reason"], criterion
+    assert any(r.startswith(f"{failed}: fail") for r in result["reasons"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"window_days": 0}, "window_days must be more than 0"),
+    ({"acknowledgements": {"po_aproval": ACK}}, "unknown acknowledgement(s) po_aproval"),
+    ({"as_of": "yesterday"}, "as_of 'yesterday' is not an ISO date-time"),
+])
+def test_bad_input_fails_before_any_aws_call(proxy, overrides, message):
+    proxy.clear()
+    result = run_module("cutover_gate", dict({"decision": "cutover", "function": CFG.new_function}, **overrides),
+                        proxy.url)
+    assert result.get("failed") and message in result["msg"], result
+    assert proxy.calls() == []

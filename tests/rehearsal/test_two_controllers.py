@@ -1,11 +1,12 @@
 """Two controllers, one migration: compare.yml run alternately from two separate clones of the repository
 (separate reports/, nothing shared but AWS) gives the same evidence and metrics as one controller running
-every slot, also for a slot compared through 20 % transient faults; both clones comparing the same slot at
-once: one proceeds, the other is refused by the lock naming owner, ticket, playbook and age; a third fresh
+every slot, also for a slot compared through 20 % transient faults; compare.yml's own contract on the first slot
+(refused without a baseline, check mode writes nothing, the apply's writes in order, a rerun changes nothing);
+both clones comparing the same slot at once: one proceeds, the other is refused by the lock naming owner, ticket, playbook and age; a third fresh
 clone's status.yml sees every compared slot.
 
-`make test` runs 4 alternating slots (about a minute idle); bench/bench_long_tests.py runs the same
-test with 12 (CUTOVER_TWO_CONTROLLERS_SLOTS)."""
+`make test` runs 2 alternating slots (one from each clone, the second through the faults); the count is all
+that changes in bench/bench_long_tests.py, which runs the same test with 12 (CUTOVER_TWO_CONTROLLERS_SLOTS)."""
 from __future__ import annotations
 
 import json
@@ -22,11 +23,12 @@ from module_utils.cutover.compare_plan import parse_time
 from rehearsal.comparison import compare_slot, grace
 from rehearsal.proxy import TRANSIENT
 from tests.ansible_runner import PROJECT_DIR, run_playbook
-from tests.conftest import STATE_BUCKET
+from tests.conftest import STATE_BUCKET, migration_writes
 from tests.rehearsal.conftest import DAY, bucket_baseline
 
 SLOT = timedelta(minutes=20)
-SLOTS = int(os.environ.get("CUTOVER_TWO_CONTROLLERS_SLOTS", "4"))  # alternating slots (the bench: 12)
+SLOTS = int(os.environ.get("CUTOVER_TWO_CONTROLLERS_SLOTS", "2"))  # alternating slots (the bench: 12)
+FIRST = 0  # the slot whose compare.yml runs in check mode first, then applies, then reruns (through the proxy)
 FAULTY = 1  # the slot whose compare.yml goes through the proxy's transient faults
 TICKET = "CHG0000042"
 PREFIX = "comparison/123456789012/ap-northeast-2/evidence/"
@@ -35,6 +37,27 @@ PREFIX = "comparison/123456789012/ap-northeast-2/evidence/"
 def clone(target):
     subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(target)], check=True, timeout=120)
     return target
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def first_writes(aws, proxy, run):
+    """compare.yml's first apply (was test_comparison.py's playbook test): it publishes at the slot time (metric, log
+    line), then writes the evidence and the new snapshots to the bucket."""
+    assert run.changed == 1, run.messages()
+    (key,) = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=STATE_BUCKET, Prefix=PREFIX)["Contents"]]
+    snapshots = f"PUT /{STATE_BUCKET}/comparison/123456789012/ap-northeast-2/snapshots/"
+    assert migration_writes(proxy.calls()) == [
+        "PutMetricData", "CreateLogGroup", "CreateLogStream", "PutLogEvents", f"PUT /{STATE_BUCKET}/{key}",
+        snapshots + "sms.json", snapshots + "sms_v2.json"]
+    evidence = json.loads(aws("s3").get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
+    assert evidence["summary"]["match_percentage"] == 100.0
+    lines = [json.loads(e["message"]) for e in
+             aws("logs").filter_log_events(logGroupName="/naver-sms/comparison")["events"]]
+    assert [(line["slot"], line["match_percentage"], line["shadow_leaks"]) for line in lines] == [
+        (evidence["slot"], 100.0, 0)]
 
 
 def both_at_once(controllers, as_of):
@@ -61,13 +84,27 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
     world.new_rule("shadow")
     start = DAY + timedelta(hours=1)
     world.scheduler.run(1, start=start)
+    # without the baseline start_parallel.yml takes, compare.yml refuses, saying what to run first
+    first = controllers[0]
+    no_baseline = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": iso(start + grace())},
+                               project_dir=first, env={"CUTOVER_REPORTS_DIR": str(first / "reports")})
+    assert no_baseline.rc != 0 and "no comparison snapshot of table sms at s3://" in no_baseline.messages()
+    assert "Run start_parallel.yml first" in no_baseline.messages()
     bucket_baseline(bootstrapped, start + grace())
     assert compare_slot(start + grace(), reference, world.cfg)["baseline"]
     for index in range(SLOTS):
         world.scheduler.run(1)
-        as_of = (start + (index + 1) * SLOT + grace()).strftime("%Y-%m-%dT%H:%M:%SZ")
+        as_of = iso(start + (index + 1) * SLOT + grace())
         home = controllers[index % 2]
         env = {"CUTOVER_REPORTS_DIR": str(home / "reports")}
+        if index == FIRST:  # through the proxy without faults: check mode first, then the apply below
+            env["CUTOVER_EMULATOR_URL"] = proxy.url
+            proxy.clear()
+            check = run_playbook("compare.yml", check=True, extra_vars={"cutover_compare_as_of": as_of},
+                                 project_dir=home, env=env)
+            assert check.rc == 0 and check.changed == 1, check.messages()
+            assert proxy.mutating_calls() == []
+            assert aws("s3").list_objects_v2(Bucket=STATE_BUCKET, Prefix=PREFIX).get("KeyCount", 0) == 0
         if index == FAULTY:  # through the proxy, 20 % of the calls answered by a transient fault
             env["CUTOVER_EMULATOR_URL"] = proxy.url
             proxy.set_faults(rate=0.2, kinds=list(TRANSIENT), seed=21, max_faults=400)
@@ -76,6 +113,12 @@ def test_two_controllers_alternating_equal_one_controller(world, bootstrapped, a
             proxy.set_faults()
             assert proxy.injected(), "the faulty slot met no fault"
         assert run.rc == 0, f"slot {index} from {home.name}: {run.messages()}"
+        if index == FIRST:
+            first_writes(aws, proxy, run)
+            proxy.clear()
+            again = run_playbook("compare.yml", extra_vars={"cutover_compare_as_of": as_of}, project_dir=home, env=env)
+            assert again.rc == 0 and again.changed == 0, again.messages()
+            assert migration_writes(proxy.calls()) == []
         compare_slot(start + (index + 1) * SLOT + grace(), reference, world.cfg)
 
     # the next slot, compared by both clones at once: one proceeds, the other is refused naming the holder
