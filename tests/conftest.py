@@ -177,3 +177,8 @@ def shared_proxy(shared_emulator):
     """A recording, fault-injecting proxy in front of the session's emulator as it stands (not reset)."""
     with FaultProxy(shared_emulator) as prx:
         yield prx
+
+
+# Every boto3 session of the test process (the tests' clients, the rehearsal's, the modules run in-process) shares
+# one botocore loader: botocore's JSON is parsed once per process, not once per session (tests/module_runner.py).
+import tests.module_runner  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
