@@ -131,3 +131,54 @@ def migration_writes(calls: list[dict]) -> list[str]:
     return [c["operation"] for c in calls
             if c["mutating"] and not (c["service"] == "dynamodb" and c["operation"] in ("PutItem", "DeleteItem"))
             and not (c["service"] == "s3" and c["operation"].startswith(f"PUT /{STATE_BUCKET}/change-records/"))]
+
+
+class SharedWorld:
+    """A world one test module builds once on the session's emulator and its tests share (they read it, or add
+    resources of their own names), instead of a reset and a rebuild per test.
+
+    The `emulator` fixture resets the emulator for the test that asks for it: a test that comes after such a
+    test finds the world gone (``present`` answers False) and gets it built again, so the tests never depend
+    on their order, only the time does."""
+
+    def __init__(self, url: str, build, present):
+        self.url, self._build, self._present, self._value, self.builds = url, build, present, None, 0
+
+    def get(self):
+        if self._value is None or not self._present(self._value):
+            emu.reset(self.url)
+            self._value = self._build(self.url)
+            self.builds += 1
+        return self._value
+
+
+@pytest.fixture
+def shared_emulator(emulator_server, monkeypatch):
+    """The session's emulator as it stands, NOT reset (for tests on a SharedWorld); its URL, region and test
+    keys in the environment as the `emulator` fixture sets them."""
+    for name, value in {"CUTOVER_EMULATOR_URL": emulator_server.url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return emulator_server.url
+
+
+def aws_client(service: str, url: str):
+    """A boto3 client against ``url`` with the test keys (what the `aws` fixture gives, without its reset)."""
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 region_name=REGION).client(service, endpoint_url=url)
+
+
+@pytest.fixture
+def shared_proxy(shared_emulator):
+    """A recording, fault-injecting proxy in front of the session's emulator as it stands (not reset)."""
+    with FaultProxy(shared_emulator) as prx:
+        yield prx
+
+
+# Every boto3 session of the test process (the tests' clients, the rehearsal's, the modules run in-process) shares
+# one botocore loader: botocore's JSON is parsed once per process, not once per session (tests/module_runner.py).
+import tests.module_runner  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import

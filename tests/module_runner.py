@@ -5,6 +5,7 @@ process boundary is skipped, which keeps module tests fast.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import json
@@ -12,6 +13,8 @@ import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import botocore.loaders
+import botocore.session
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
@@ -22,6 +25,27 @@ sys.modules.setdefault("ansible.module_utils.cutover", _cutover)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 _LOADED: dict = {}
+
+# Every module run makes a new boto3 session, and each session's loader parses botocore's JSON again (endpoints,
+# the service model, its rules: about 0.1 s of CPU per run). In one test process the sessions share one loader
+# (its caches hold the parsed files, as they do for the clients of one session): what a module does with its
+# clients does not change.
+class _SearchPaths(list):
+    """boto3 appends its data directory to the loader of each new session: once is enough."""
+
+    def append(self, path):
+        if path not in self:
+            super().append(path)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_loader(data_path=None):
+    loader = botocore.loaders.create_loader(data_path)
+    loader._search_paths = _SearchPaths(loader.search_paths)  # pylint: disable=protected-access
+    return loader
+
+
+botocore.session.create_loader = _shared_loader
 
 
 def _load(name: str):

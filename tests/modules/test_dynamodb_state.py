@@ -5,28 +5,26 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.ansible_runner import run_playbook
 from tests.module_runner import run_module
 
-PLAYBOOK = """
-- name: Back up a table and create another from the backup
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/cutover.local.aws: "{{ cutover_aws }}"
-  tasks:
-    - name: Take the backup
-      cutover.local.dynamodb_state:
-        action: backup
-        table: sms
-        backup_name: sms-before-parallel-run
-    - name: Restore it under the new name
-      cutover.local.dynamodb_state:
-        action: restore
-        table: sms
-        backup_name: sms-before-parallel-run
-        target_table: sms_v2
-"""
+BACKUP = {"table": "sms", "backup_name": "sms-before-parallel-run"}
+RESTORE = dict(BACKUP, target_table="sms_v2")
+
+
+def backup_and_restore(endpoint, check=False, diff=False) -> list[dict]:
+    """Take the backup, then restore it under the new name (what playbooks/seed_new_table.yml does; that
+    playbook's four steps: tests/playbooks/test_start_parallel.py); stops at a failed step, as a play does."""
+    results = []
+    for args in (dict(BACKUP, action="backup"), dict(RESTORE, action="restore")):
+        results.append(run_module("dynamodb_state", args, endpoint, check=check, diff=diff))
+        if results[-1].get("failed"):
+            break
+    return results
+
+
+def changed(results) -> int:
+    assert not any(r.get("failed") for r in results), results
+    return sum(bool(r["changed"]) for r in results)
 
 
 def _table(ddb, name, items):
@@ -40,25 +38,14 @@ def _table(ddb, name, items):
                                            "confirm_sms": {"BOOL": True}})
 
 
-@pytest.fixture
-def playbook(tmp_path):
-    path = tmp_path / "state.yml"
-    path.write_text(PLAYBOOK)
-    return str(path)
-
-
-def test_check_apply_check_apply(aws, proxy, playbook):
+def test_check_apply_check_apply(aws, proxy):
     ddb = aws("dynamodb")
     _table(ddb, "sms", 30)
-    env = {"CUTOVER_EMULATOR_URL": proxy.url}
 
-    check = run_playbook(playbook, check=True, diff=True, env=env)
-    assert check.rc == 0, check.messages()
-    assert check.changed == 2 and proxy.mutating_calls() == []
+    assert changed(backup_and_restore(proxy.url, check=True, diff=True)) == 2
+    assert proxy.mutating_calls() == []
 
-    apply = run_playbook(playbook, env=env)
-    assert apply.rc == 0, apply.messages()
-    assert apply.changed == 2
+    assert changed(backup_and_restore(proxy.url)) == 2
     assert {c["operation"] for c in proxy.mutating_calls()} == {"CreateBackup", "RestoreTableFromBackup"}
     assert ddb.describe_table(TableName="sms_v2")["Table"]["TableStatus"] == "ACTIVE"
     assert ddb.scan(TableName="sms_v2")["Items"] == ddb.scan(TableName="sms")["Items"]
@@ -67,27 +54,26 @@ def test_check_apply_check_apply(aws, proxy, playbook):
 
     proxy.clear()
     for check_mode in (True, False):
-        again = run_playbook(playbook, check=check_mode, env=env)
-        assert again.rc == 0 and again.changed == 0, again.messages()
+        assert changed(backup_and_restore(proxy.url, check=check_mode)) == 0
     assert proxy.mutating_calls() == []
     assert len(ddb.list_backups(TableName="sms")["BackupSummaries"]) == 1
 
 
-def test_an_existing_target_table_is_never_overwritten(aws, playbook):
+def test_an_existing_target_table_is_never_overwritten(aws, emulator):
     ddb = aws("dynamodb")
     _table(ddb, "sms", 5)
     _table(ddb, "sms_v2", 2)
-    run = run_playbook(playbook)
-    assert run.rc == 0, run.messages()
-    (restore,) = run.task_results("Restore")
+    results = backup_and_restore(emulator)
+    assert changed(results) == 1
+    restore = results[1]
     assert restore["changed"] is False and restore["target_existed"] is True
     assert len(ddb.scan(TableName="sms_v2")["Items"]) == 2
 
 
-def test_a_missing_source_table_fails_before_any_write(aws, proxy, playbook):
-    run = run_playbook(playbook, env={"CUTOVER_EMULATOR_URL": proxy.url})
-    assert run.rc != 0
-    assert "table sms does not exist" in run.messages()
+def test_a_missing_source_table_fails_before_any_write(aws, proxy):
+    (backup,) = backup_and_restore(proxy.url)
+    assert backup.get("failed")
+    assert "table sms does not exist" in backup["msg"]
     assert proxy.mutating_calls() == []
 
 

@@ -15,8 +15,12 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory):
     root = tmp_path_factory.mktemp("archives")
+    # "oci" has a layer of 12 MiB (uploaded in two parts: the four steps); each push gzips it again, so the
+    # tests that only need another image push "small", and the size gate a layer just over its 0.001 GiB
     return {
         "oci": build_archive(root / "oci.tar", layout="oci", layers=[12 * MIB, 4096]),
+        "small": build_archive(root / "small.tar", layout="oci", layers=[4096, 2048], seed=5),
+        "over_1mib": build_archive(root / "over.tar", layout="oci", layers=[MIB + MIB // 4], seed=6),
         "docker_gz": build_archive(root / "docker.tar", layout="docker", layers=[3000, 5000], gzipped=True, seed=2),
         "other": build_archive(root / "other.tar", layout="oci", layers=[4096], seed=9),
         "multi": build_archive(root / "multi.tar", layout="multi", layers=[2048]),
@@ -119,9 +123,9 @@ def test_promote_adds_tags_to_an_image_already_there_and_only_once(emulator, aws
 
 def test_latest_moves_a_version_tag_only_with_force(emulator, aws, archives):
     push(emulator, archives["other"], tags=["v1.0.0", "latest"])
-    moved = push(emulator, archives["oci"], tags=["v1.0.1", "latest"])
+    moved = push(emulator, archives["small"], tags=["v1.0.1", "latest"])
     assert moved["changed"] and not moved.get("failed"), moved
-    forced = push(emulator, archives["oci"], tags=["v1.0.0"], force=True)
+    forced = push(emulator, archives["small"], tags=["v1.0.0"], force=True)
     assert forced["changed"] and not forced.get("failed"), forced
     tags = aws("ecr").batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1.0.0"}])["images"][0]
     assert tags["imageId"]["imageDigest"] == moved["digest"]
@@ -140,7 +144,7 @@ def test_a_critical_finding_fails_the_gate_and_latest_does_not_move(proxy, aws, 
     set_scan_findings(proxy.state.upstream, {"CRITICAL": 1, "HIGH": 3})
     for attempt in (1, 2):  # the rerun must not move latest either, nor write anything
         proxy.clear()
-        result = push(proxy.url, archives["oci"])
+        result = push(proxy.url, archives["small"])
         assert result.get("failed")
         assert "1 CRITICAL" in result["msg"] and "tags not moved: latest" in result["msg"], result["msg"]
         details = aws("ecr").describe_images(repositoryName=REPO)["imageDetails"]
@@ -174,13 +178,13 @@ def test_an_image_already_pushed_with_a_new_critical_finding_fails_without_writi
         ("no_manifest", {}, "neither manifest.json nor index.json"),
         ("missing_layer", {}, "layer 2 .* is not in the archive"),
         ("multi", {}, r"multi-platform index \(linux/amd64, linux/arm64\).*choose one with platform"),
-        ("oci", {"max_size_gb": 0.001}, "over the 0.001 GiB limit"),
+        ("over_1mib", {"max_size_gb": 0.001}, "over the 0.001 GiB limit"),
     ],
 )
 def test_bad_archives_fail_clearly_without_any_call(proxy, archives, case, extra, message):
     import re
 
-    args = {"archive": archives.get(case, archives["oci"])}
+    args = {"archive": archives.get(case, archives["small"])}
     args.update(extra)
     result = push(proxy.url, args.pop("archive"), **args)
     assert result.get("failed") and re.search(message, result["msg"]), result["msg"]
@@ -193,7 +197,7 @@ def test_version_tag_on_another_digest_and_unknown_source_tag_fail_without_writi
     there = push(proxy.url, archives["other"], tags=["v1.0.0"])
     assert not there.get("failed")
     proxy.clear()
-    result = push(proxy.url, archives["oci"], tags=["v1.0.0", "latest"])
+    result = push(proxy.url, archives["small"], tags=["v1.0.0", "latest"])
     assert result.get("failed") and f"tag v1.0.0 already points at {there['digest']}" in result["msg"], result
     assert "bump the version, or set force: true" in result["msg"]
     promote = run_module("ecr_image", {"repository": REPO, "source_image": "v9.9.9", "tags": ["x1"]}, proxy.url)
@@ -201,6 +205,6 @@ def test_version_tag_on_another_digest_and_unknown_source_tag_fail_without_writi
     assert operations(proxy, mutating_only=True) == []
     # the message also names the digest this archive pushes (AWS: sha256 of the manifest), so the operator can
     # tell the two builds apart
-    pushed = push(proxy.url, archives["oci"], tags=["v1.0.1"])
+    pushed = push(proxy.url, archives["small"], tags=["v1.0.1"])
     assert pushed["manifest_digest"] != there["manifest_digest"]
     assert f"this archive is {pushed['manifest_digest']}" in result["msg"], result

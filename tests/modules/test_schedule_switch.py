@@ -15,8 +15,9 @@ OLD_RULE, NEW_RULE = "naverplace_send_inform_trigger", "naver-sms-automation-v2-
 ARN = "arn:aws:lambda:ap-northeast-2:123456789012:function:"
 OLD_ARN, NEW_ALIAS = ARN + "naverplace_send_inform", ARN + "naverplace_send_inform_v2:live"
 CRON = "cron(0/20 * * * ? *)"
-# a slot of today (CloudWatch Logs takes events of the last 14 days only)
-SLOT = datetime.now(timezone.utc).replace(hour=3, minute=0, second=0, microsecond=0)
+# a slot of an hour ago: CloudWatch Logs takes events of the last 14 days only, and none more than 2 h ahead (today's
+# 03:00 was that between 00:00 and 01:00 UTC, and the logged runs vanished)
+SLOT = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 
 def iso(t):
