@@ -24,7 +24,7 @@ description:
     decision of each kind.
   - O(action=caller) asks STS which account the credentials belong to (RV(caller)) and reads nothing else.
     With O(caller_account), O(action=read) asks it first and reads the ledger (and checks O(bucket)) only when
-    the credentials belong to that account (preflight: one module run for both, nothing read from another
+    the credentials belong to that account (preflight - one module run for both, nothing read from another
     account's ledger).
   - The pure rules (lock decisions, item shapes, expiry) are in C(module_utils/cutover/ledger.py).
 options:
