@@ -17,10 +17,15 @@ description:
     O(force_unlock=true) and an O(unlock_reason); the takeover is recorded. In check mode nothing is
     taken; the holder is returned in RV(lock).
   - O(action=unlock) releases the lock of O(run_id) (conditional delete); O(force_unlock) with a reason
-    deletes any lock and records it.
+    deletes any lock and records it. Given O(event), the same call then records this run's event (as
+    O(action=event) does), so that a playbook's end costs one module run.
   - O(action=event) records one item per playbook run; O(action=decision) records a gate decision with its
     criteria, evidence and expiry; O(action=read) returns the lock, the last events and the latest
     decision of each kind.
+  - O(action=caller) asks STS which account the credentials belong to (RV(caller)) and reads nothing else.
+    With O(caller_account), O(action=read) asks it first and reads the ledger (and checks O(bucket)) only when
+    the credentials belong to that account (preflight - one module run for both, nothing read from another
+    account's ledger).
   - The pure rules (lock decisions, item shapes, expiry) are in C(module_utils/cutover/ledger.py).
 options:
   table:
@@ -31,7 +36,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [ensure_table, ensure_bucket, lock, unlock, event, decision, read, get_state, put_state]
+    choices: [ensure_table, ensure_bucket, lock, unlock, event, decision, read, get_state, put_state, caller]
   state_key:
     description:
       - O(action=get_state) / O(action=put_state) - the object's name under C(<area>/<account>/<region>/) in O(bucket),
@@ -90,7 +95,13 @@ options:
     description:
       - O(action=event) - C(playbook), C(inventory), C(environment), C(account), C(ticket), C(operator), C(started_at),
         C(ended_at), C(result) (C(ok), C(failed), C(refused), C(check)) and C(facts) (a mapping of key facts).
+      - O(action=unlock) - the same event, recorded (with O(run_id) as its id) right after the lock is released.
     type: dict
+  caller_account:
+    description:
+      - O(action=read) - first ask STS (GetCallerIdentity) which account the credentials belong to; when it is not
+        this account, return RV(caller) only and read nothing else.
+    type: str
   decision:
     description: O(action=decision) - which decision point.
     type: str
@@ -169,6 +180,16 @@ EXAMPLES = r"""
     table: naver-sms-cutover-ledger
     action: read
     limit: 5
+
+- name: Ask whose credentials these are; read the ledger and check the state bucket only if they are account 123456789012's
+  cutover.local.cutover_ledger:
+    table: naver-sms-cutover-ledger
+    action: read
+    limit: 1
+    caller_account: "123456789012"
+    bucket: naver-sms-cutover-state-123456789012
+    account_id: "123456789012"
+  register: preflight
 """
 
 RETURN = r"""
@@ -182,7 +203,7 @@ lock:
   type: dict
 run_id:
   description: The run's id (lock and event actions); give it to O(action=unlock).
-  returned: when action is lock or event
+  returned: when action is lock or event, or unlock with event
   type: str
 started_at:
   description: When the lock was taken (UTC ISO).
@@ -198,7 +219,7 @@ released:
   type: bool
 item:
   description: The event or decision recorded (or that would be, in check mode).
-  returned: when action is event or decision
+  returned: when action is event or decision, or unlock with event
   type: dict
 events:
   description: The last O(limit) events (of O(playbooks) when given), newest first.
@@ -207,6 +228,10 @@ events:
 decisions:
   description: Decision name to its latest record (outcome, criteria, evidence, decided_by, recorded_at, expires_at, expired).
   returned: when action is read
+  type: dict
+caller:
+  description: Which account the credentials belong to (STS GetCallerIdentity) - account, arn, user_id.
+  returned: when action is caller, or read with caller_account
   type: dict
 content:
   description: O(action=get_state) - the stored document, or null when the object does not exist.
@@ -233,6 +258,7 @@ import time
 import uuid
 
 try:
+    import botocore
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 except ImportError:
     pass  # handled by AnsibleAWSModule
@@ -500,6 +526,11 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
         result = take_lock(ledger, params, check_mode, now)
     elif action == "unlock":
         result = release_lock(ledger, params, check_mode, now)
+        if params.get("event") is not None:  # this run's event, in the same call (the table is there)
+            run_id = params["run_id"] or uuid.uuid4().hex
+            result.update(item=event_item(params["event"], run_id, now), run_id=run_id)
+            if not check_mode:
+                ledger.put(result["item"], "attribute_not_exists(pk)")
     elif action == "event":
         run_id = params["run_id"] or uuid.uuid4().hex
         result = record(ledger, event_item(params["event"] or {}, run_id, now), check_mode)
@@ -521,7 +552,7 @@ def main():
         table=dict(type="str", required=True),
         action=dict(type="str", required=True,
                     choices=["ensure_table", "ensure_bucket", "lock", "unlock", "event", "decision", "read",
-                             "get_state", "put_state"]),
+                             "get_state", "put_state", "caller"]),
         state_key=dict(type="list", elements="str", no_log=False),
         content=dict(type="dict"),
         bucket=dict(type="str"),
@@ -543,16 +574,31 @@ def main():
         decided_by=dict(type="str"),
         limit=dict(type="int", default=20),
         playbooks=dict(type="list", elements="str", default=[]),
+        caller_account=dict(type="str"),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec, supports_check_mode=True,
         required_if=[("action", "event", ["event"]), ("action", "decision", ["decision", "outcome"])],
     )
     retry = retry_decorator()
+    caller = {}
+    if module.params["action"] == "caller" or (module.params["action"] == "read" and module.params["caller_account"]):
+        caller = {"caller": caller_identity(module, module.client("sts", retry_decorator=retry))}
+        if module.params["action"] == "caller" or caller["caller"]["account"] != module.params["caller_account"]:
+            module.exit_json(changed=False, table=module.params["table"], **caller)
     client = module.client("dynamodb", retry_decorator=retry)
     s3 = module.client("s3", retry_decorator=retry) if module.params["bucket"] else None
     finish(module, lambda: shaped(module, run(module.params, module.check_mode, client, s3=s3, region=module.region)),
-           failed_call(module.params), refusals=(LedgerError, StateError))
+           failed_call(module.params), refusals=(LedgerError, StateError), context=caller)
+
+
+def caller_identity(module, sts):
+    """Which account the credentials belong to (what amazon.aws.aws_caller_info returns, without its IAM alias)."""
+    try:
+        identity = sts.get_caller_identity(aws_retry=True)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Failed to retrieve caller identity")
+    return {"account": identity["Account"], "arn": identity["Arn"], "user_id": identity["UserId"]}
 
 
 def failed_call(params) -> str:

@@ -198,20 +198,22 @@ def scan_items(client, table, *, segments=1, attributes=None, consistent=False, 
         return [item for part in pool.map(segment, range(segments)) for item in part]
 
 
-def finish(module, ensure, failed_call: str, refusals=()):
+def finish(module, ensure, failed_call: str, refusals=(), context=None):
     """Run ``ensure()`` and exit the module with its result; the one error path of every module.
 
     ``refusals`` are a module's own exception types whose message, like InputError's, says what is wrong and
-    what to do (they fail the module with that message alone)."""
+    what to do (they fail the module with that message alone). ``context``: keys returned also on failure
+    (what the module had established before it failed)."""
+    context = dict(context or {})
     try:
         result = ensure()
     except (InputError,) + tuple(refusals) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **context)
     except botocore.exceptions.WaiterError as exc:
-        module.fail_json_aws(exc, msg=f"{failed_call}: gave up waiting")
+        module.fail_json_aws(exc, msg=f"{failed_call}: gave up waiting", **context)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg=failed_call)
-    module.exit_json(**result)
+        module.fail_json_aws(exc, msg=failed_call, **context)
+    module.exit_json(**dict(context, **result))
 
 
 def metric_query(qid, namespace, name, stat, period, dimensions=None):

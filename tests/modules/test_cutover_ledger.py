@@ -65,6 +65,32 @@ def test_a_held_lock_is_refused_naming_owner_ticket_playbook_and_age(bootstrappe
     assert [(e["playbook"], e["result"]) for e in read["events"]] == [("start_parallel.yml", "refused")]
 
 
+def test_unlock_with_the_run_event_releases_and_records_in_one_call(bootstrapped):
+    lock = ledger(bootstrapped, action="lock", owner="ana@cron", playbook="compare.yml")
+    done = ledger(bootstrapped, action="unlock", run_id=lock["run_id"],
+                  event={"playbook": "compare.yml", "operator": "ana@cron", "result": "ok"})
+    assert done["released"] and done["run_id"] == lock["run_id"]
+    read = ledger(bootstrapped, action="read")
+    assert read["lock"] is None
+    assert [(e["playbook"], e["result"], e["run_id"]) for e in read["events"]] == [("compare.yml", "ok", lock["run_id"])]
+
+
+def test_preflight_read_asks_the_caller_identity_first_and_reads_nothing_of_another_account(bootstrapped, proxy):
+    """Preflight's one module run: GetCallerIdentity, then the ledger and the bucket only for this account."""
+    args = {"action": "read", "limit": 1, "bucket": STATE_BUCKET, "account_id": ACCOUNT}
+    ours = ledger(proxy.url, caller_account=ACCOUNT, **args)
+    assert ours["caller"]["account"] == ACCOUNT and ours["caller"]["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:")
+    assert ours["lock"] is None and ours["events"] == []
+    proxy.clear()
+    other = ledger(proxy.url, caller_account="654654307503", **args)
+    assert other["caller"]["account"] == ACCOUNT and "lock" not in other and not other.get("failed")
+    assert [c["operation"] for c in proxy.calls()] == ["GetCallerIdentity"]
+    only = ledger(proxy.url, action="caller")
+    assert only["caller"] == ours["caller"] and "lock" not in only
+    missing = ledger(proxy.url, caller_account=ACCOUNT, **dict(args, bucket="naver-sms-cutover-state-nothere"))
+    assert missing["failed"] and missing["caller"]["account"] == ACCOUNT  # what it established, also on failure
+
+
 def test_an_expired_lock_needs_force_and_a_reason_and_the_takeover_is_recorded(bootstrapped, aws):
     old = time.time() - 3600
     aws("dynamodb").put_item(TableName=LEDGER_TABLE, Item={
