@@ -204,7 +204,9 @@ def run(ctx: Context, inv: Invocation) -> dict:
     cfg = ctx.cfg
     kind = cfg.kind_of(inv.function)
     fault = ctx.faults.get(inv.function) if kind == "v2" else None
-    rng = random.Random(f"run:{ctx.seed}:{inv.function}:{slot_iso(inv.slot)}")
+    # keyed by the slot's minute since the world began, not its date (as the bookings are: the same world on any day)
+    minute = int((inv.slot - ctx.source.world_start).total_seconds() // 60)
+    rng = random.Random(f"run:{ctx.seed}:{inv.function}:{minute}")
     table = cfg.table_for(inv.function)
     slot_text = slot_iso(inv.slot)
     now = inv.delivered_at

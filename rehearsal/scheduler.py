@@ -316,8 +316,10 @@ class Scheduler:
                     if target.function is None:
                         continue
                     delay = 0.0
-                    if jitter:
-                        rng = random.Random(f"jitter:{state['seed']}:{rule.name}:{target.target_id}:{fired.isoformat()}")
+                    if jitter:  # keyed by the second since the world began, not the date (as the bookings are)
+                        since = int((fired - datetime.fromisoformat(state["world_start"].replace("Z", "+00:00")))
+                                    .total_seconds())
+                        rng = random.Random(f"jitter:{state['seed']}:{rule.name}:{target.target_id}:{since}")
                         delay = round(rng.uniform(0, jitter), 3)
                     invocations.append(handlers.Invocation(
                         target.function, rule.name, target.payload, fired, fired + timedelta(seconds=delay),

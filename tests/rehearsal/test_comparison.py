@@ -81,7 +81,9 @@ def _is_jamo(point):
 EVENING = timedelta(hours=10, minutes=20)  # 19:20 KST: bookings still arrive
 MORNING = timedelta(hours=1)  # 10:00 KST: guides due
 FAULTS = [
-    # fault, where in the day, what a user checks in the evidence of the new function's defect
+    # fault, (where in the day, quiet slots before the runs), what a user checks in the evidence of the new function's
+    # defect. The world is the same on any date (bookings and jitter are drawn from the seed and the time since the
+    # world began): skip_guide's runs begin at 10:40 KST, when two guides are due with their confirms in one run.
     ("template_typo", (EVENING, 0), lambda e: e["kind"] == "text_differs" and e["key"]["sms_type"] == "confirm"
      and (e["old_code_point"], e["new_code_point"]) == ("U+C2B5", "U+C74D")
      and e["old"][e["index"]] == "습" and e["new"][e["index"]] == "읍" and "확정되었" in e["new_snippet"]),
@@ -89,7 +91,7 @@ FAULTS = [
      and _is_syllable(e["old_code_point"]) and _is_jamo(e["new_code_point"])
      and e["new"] == unicodedata.normalize("NFD", e["old"])
      and e["index"] == next(i for i, ch in enumerate(e["old"]) if 0xAC00 <= ord(ch) <= 0xD7A3)),
-    ("skip_guide", (MORNING, 0), lambda e: e["kind"] == "missing_on_new" and e["unit"] == "sms"
+    ("skip_guide", (MORNING, 2), lambda e: e["kind"] == "missing_on_new" and e["unit"] == "sms"
      and e["key"]["sms_type"] == "guide"),
     # the event run sends for the day's completed bookings: the world begins in the morning
     ("double_event", (MORNING, 28), lambda e: e["kind"] == "count_differs" and e["key"]["sms_type"] == "event"
