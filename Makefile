@@ -30,13 +30,17 @@ demo: setup
 	$(BIN)/python -m rehearsal.demo
 
 # Three stages, each failing the target: the venv and chromium side by side (pip and apt-get wait mostly on
-# downloads and disks), pytest (two workers), then two lanes of about one core each: molecule (one playbook at
-# a time) beside lint followed by ansible-test sanity (sanity-test). Each one's output is printed whole when it
-# ends (--output-sync).
+# downloads and disks), pytest (two workers), then two lanes of about one core each: molecule's rollback
+# scenario (about 2.5 minutes) beside lint, ansible-test sanity (sanity-test) and the default scenario, one after
+# the other (-j2 starts the goals in this order as a lane frees). Each one's output is printed whole when it ends
+# (--output-sync). TEST_MOLECULE: every scenario but the bench-only ones, the longest first.
+TEST_MOLECULE := rollback $(filter-out rollback,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+TEST_MOLECULE := $(filter-out $(notdir $(patsubst %/bench-only,%,$(wildcard molecule/*/bench-only))),$(TEST_MOLECULE))
 test:
 	$(MAKE) --no-print-directory -j2 --output-sync=target setup browser
 	$(MAKE) --no-print-directory pytest
-	$(MAKE) --no-print-directory -j2 --output-sync=target molecule lint sanity-test
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(addprefix molecule-,$(firstword $(TEST_MOLECULE))) \
+	  lint sanity-test $(addprefix molecule-,$(wordlist 2,99,$(TEST_MOLECULE)))
 
 # Headless Chromium for the status page test (tests/test_status_page_browser.py): Debian's
 # `chromium`, installed only when missing and only as root with apt-get; otherwise that test skips
@@ -74,6 +78,11 @@ molecule: setup
 	@set -e; for s in $$(ls molecule 2>/dev/null); do \
 	  [ -f molecule/$$s/molecule.yml ] || continue; \
 	  if [ -f molecule/$$s/bench-only ]; then echo "== molecule scenario $$s: in make bench"; continue; fi; \
+	  $(MAKE) --no-print-directory molecule-$$s; done
+
+# One scenario: `make molecule-rollback`.
+molecule-%: setup
+	@set -e; s=$*; [ -f molecule/$$s/molecule.yml ] || { echo "no molecule scenario $$s"; exit 1; }; \
 	  ports=$$($(BIN)/python -c 'import socket; a=socket.socket(); b=socket.socket(); a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0)); print(a.getsockname()[1], b.getsockname()[1])'); \
 	  port=$${ports% *}; notify=$${ports#* }; \
 	  echo "== molecule scenario $$s (emulator on 127.0.0.1:$$port, recorder on 127.0.0.1:$$notify)"; \
@@ -83,7 +92,7 @@ molecule: setup
 	    echo "!! molecule scenario $$s failed; its kept logs: $$(ls -d reports/molecule/$$s/*.log 2>/dev/null | xargs)"; \
 	    if [ -f reports/molecule/$$s/follow.log ]; then \
 	      echo "!! the rehearsal follower's last lines:"; tail -n 40 reports/molecule/$$s/follow.log; fi; \
-	    exit 1; }; done
+	    exit 1; }
 
 # ansible.cfg fails runs without an inventory (unparsed_is_failed); syntax checks need none.
 lint: setup
