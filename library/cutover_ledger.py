@@ -466,8 +466,10 @@ def release_lock(ledger, params, check_mode, now):
     return {"changed": True, "released": True, "lock": None, "warnings": warnings}
 
 
-def record(ledger, item, check_mode):
-    ledger.require()
+def record(ledger, item, check_mode, require=True):
+    """Write a new ledger item (never over another); ``require=False`` where this call found the table already."""
+    if require:
+        ledger.require()
     if not check_mode:
         ledger.put(item, "attribute_not_exists(pk)")
     return {"changed": True, "item": item, "warnings": []}
@@ -528,13 +530,11 @@ def run(params, check_mode, client, now=None, s3=None, region=None):
         result = release_lock(ledger, params, check_mode, now)
         if params.get("event") is not None:  # this run's event, in the same call (the table is there)
             run_id = params["run_id"] or uuid.uuid4().hex
-            result.update(item=event_item(params["event"], run_id, now), run_id=run_id)
-            if not check_mode:
-                ledger.put(result["item"], "attribute_not_exists(pk)")
+            event = record(ledger, event_item(params["event"], run_id, now), check_mode, require=False)
+            result.update(item=event["item"], run_id=run_id)
     elif action == "event":
         run_id = params["run_id"] or uuid.uuid4().hex
-        result = record(ledger, event_item(params["event"] or {}, run_id, now), check_mode)
-        result["run_id"] = run_id
+        result = dict(record(ledger, event_item(params["event"] or {}, run_id, now), check_mode), run_id=run_id)
     elif action == "decision":
         result = record(ledger, decision_item(params["decision"], params["outcome"], params["criteria"],
                                               params["evidence"], params["expires_in_hours"],

@@ -302,6 +302,7 @@ class Scheduler:
     def _invocations(self, rules: List[RuleView], state: dict, t: datetime, step: timedelta,
                      jitter: float, summary: dict) -> List[handlers.Invocation]:
         invocations = []
+        world_start = datetime.fromisoformat(state["world_start"].replace("Z", "+00:00"))
         for rule in rules:
             if rule.state != "ENABLED" or not rule.expression:
                 state["anchors"].pop(rule.name, None)
@@ -317,8 +318,7 @@ class Scheduler:
                         continue
                     delay = 0.0
                     if jitter:  # keyed by the second since the world began, not the date (as the bookings are)
-                        since = int((fired - datetime.fromisoformat(state["world_start"].replace("Z", "+00:00")))
-                                    .total_seconds())
+                        since = int((fired - world_start).total_seconds())
                         rng = random.Random(f"jitter:{state['seed']}:{rule.name}:{target.target_id}:{since}")
                         delay = round(rng.uniform(0, jitter), 3)
                     invocations.append(handlers.Invocation(
