@@ -64,9 +64,9 @@ def _set_aside_comparison_state(world_id: str | None) -> None:
     """The comparison's table snapshots (output_compare's state_dir, default <reports>/state) belong to
     the world they were taken in: set them aside with the rehearsal state when the world changed.
 
-    Hook for the state bucket: once the comparison keeps its state in the S3 state bucket
-    (cutover_state_bucket), that state lives in the emulator and goes with its world; then only a
-    local copy (if any) needs setting aside here, and this function is where to do it.
+    The demo's own comparison keeps its state in the state bucket (compare_each_slot, compare.yml), which
+    lives in the emulator and goes with its world; what is set aside here is the local state a comparison
+    without a bucket keeps (``rehearsal.comparison.compare_slot`` with no ``bucket``).
     """
     state = _reports_dir() / "state"
     if state.is_dir():

@@ -319,8 +319,6 @@ def crash_and_recover(chain: Chain, playbook: str, args: tuple, after: int | str
 # --- the switch: cutover.yml and rollback.yml crashed at every step
 def rule_pair(url: str) -> tuple:
     """(old rule state, new rule state, new target's mode) read from the emulator itself."""
-    import json
-
     import boto3
 
     cfg = Config()

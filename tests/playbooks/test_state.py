@@ -77,3 +77,24 @@ def test_two_operators_one_proceeds_the_other_is_refused_and_the_lock_is_free_af
     assert ledger["lock"] is None
     assert sorted(e["result"] for e in ledger["events"]) == ["failed", "refused"]
     assert {e["playbook"] for e in ledger["events"]} == {"deploy_image.yml"}
+
+
+def test_the_lock_is_released_when_the_runs_event_cannot_be_recorded(bootstrapped):
+    """The ledger role's fallback (roles/ledger/tasks/unlock.yml): when the run's event cannot be built (here a
+    fact names an undefined variable), the lock is still released and the run fails saying the event is missing;
+    the next run takes the lock and records its event."""
+    probe = "../tests/playbooks/files/ledger_event_probe.yml"
+    broken = run_playbook(probe, extra_vars={"change_ticket": "CHG0000078", "probe_break_event": True})
+    assert broken.rc != 0
+    assert "the lock is released, but this run's event is not in the ledger" in broken.messages(), broken.messages()
+    assert "probe_undefined_fact" in broken.messages()
+    ledger = run_module("cutover_ledger", {"table": LEDGER, "action": "read"}, bootstrapped)
+    assert ledger["lock"] is None
+    assert [e for e in ledger["events"] if e["playbook"] == "ledger_event_probe.yml"] == []
+
+    after = run_playbook(probe, extra_vars={"change_ticket": "CHG0000078"})
+    assert after.rc == 0, after.messages()
+    ledger = run_module("cutover_ledger", {"table": LEDGER, "action": "read"}, bootstrapped)
+    assert ledger["lock"] is None
+    [event] = [e for e in ledger["events"] if e["playbook"] == "ledger_event_probe.yml"]
+    assert (event["result"], event["ticket"], event["facts"]) == ("ok", "CHG0000078", {"probe": "recorded"})
