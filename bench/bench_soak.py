@@ -35,6 +35,9 @@ from rehearsal.proxy import FaultProxy
 from rehearsal.soak import PAST_DP1, SWITCH_PLAYBOOKS, Chain, ChainError, crash_and_recover, crash_the_switch
 
 
+FAILURES_DIR = emu.PROJECT_DIR / "reports" / "soak"  # a failed seed's whole message is kept here
+
+
 def one_world(url: str, work: Path, seed: int) -> Chain:
     emu.reset(url)
     proxy = FaultProxy(url).start()
@@ -65,7 +68,10 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1, throu
             print(f"seed {seed} phases (playbook, calls, faults, rc): {chain.log}", flush=True)
         except ChainError as exc:
             failures.append((seed, str(exc)[:2000]))
-            print(f"seed {seed}: FAILED {str(exc)[:600]}", flush=True)
+            kept = FAILURES_DIR / f"seed-{seed}.txt"  # the whole message (the failed run's output): the world is gone
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(f"{str(exc)}\n\nphases (playbook, calls, faults, rc): {chain.log}\n")
+            print(f"seed {seed}: FAILED {str(exc)[:600]} (all of it: {kept})", flush=True)
         finally:
             chain.proxy.stop()
         figures = chain.figures()

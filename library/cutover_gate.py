@@ -233,7 +233,9 @@ from ansible.module_utils.cutover import gate
 from ansible.module_utils.cutover.arn import function_digest
 from ansible.module_utils.cutover.aws import get_metric_data, metric_query, retry_decorator
 
-NOT_OFFERED = ("NotImplemented", "NotImplementedError", "InvalidAction", "UnknownOperationException", "500")
+# DescribeAlarmHistory where the endpoint does not offer it: a code that says so, or a bare 500/501 whose body is a web
+# page, not an AWS error (moto's server). AWS's own 500 names its code (InternalFailure) and is tried again.
+NOT_OFFERED = ("NotImplemented", "NotImplementedError", "InvalidAction", "UnknownOperationException")
 COMPARISON_STATS = {"executions": ("executions_compared", "Sum"), "match_min": ("match_percentage", "Minimum"),
                     "discrepancies_max": ("discrepancies", "Maximum")}
 LAMBDA_STATS = {"invocations": ("Invocations", "Sum"), "errors": ("Errors", "Sum"), "duration_max_ms": ("Duration", "Maximum")}
@@ -400,26 +402,51 @@ def topic_names(value):
 
 
 # ----------------------------------------------------------------------------- alarm history (DP3)
-def alarms_since(cloudwatch, alarms, since, until, counter):
-    """Which alarms went to ALARM since ``since``: alarm history, else recomputed from each alarm's series."""
-    went, unknown = [], []
-    try:
-        for name in alarms:
-            kwargs = {"AlarmName": name, "HistoryItemType": "StateUpdate", "StartDate": since, "EndDate": until}
-            while True:
-                page = cloudwatch.describe_alarm_history(**kwargs)
-                counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
-                if any("to ALARM" in (item.get("HistorySummary") or "") for item in page.get("AlarmHistoryItems", [])):
-                    went.append(name)
-                    break
-                if not page.get("NextToken"):
-                    break
-                kwargs["NextToken"] = page["NextToken"]
-        return {"went_to_alarm": went, "unknown": [], "source": "alarm history"}
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in NOT_OFFERED:
+def not_offered(exc):
+    """Whether a ClientError says the endpoint does not offer the operation (``NOT_OFFERED``)."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code"))
+    return code in NOT_OFFERED or (code in ("500", "501") and "<html" in str(error.get("Message", "")).lower())
+
+
+def history_offered(probe, name, since, until, counter):
+    """Whether the endpoint offers DescribeAlarmHistory, asked once with ``probe``: a client without botocore's own
+    retries, under this module's retry layer. botocore retries any 500, so the emulator's not-offered answer cost
+    11 attempts (about 25 s) per alarm, and a throttle on the last of them hid it (soak seed 24, DP3 failed); here a
+    throttle or an AWS 500 is tried again (``retry_decorator``) and the not-offered answer is read at once."""
+    @retry_decorator()
+    def ask():
+        counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
+        try:
+            probe.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate", StartDate=since, EndDate=until,
+                                         MaxRecords=1)
+        except botocore.exceptions.ClientError as exc:
+            if not_offered(exc):
+                return False
             raise
-    return recompute_alarms(cloudwatch, alarms, since, until, counter)
+        return True
+
+    return ask()
+
+
+def alarms_since(cloudwatch, alarms, since, until, counter, probe=None):
+    """Which alarms went to ALARM since ``since``: alarm history, else (not offered: ``history_offered`` asked with
+    ``probe``) recomputed from each alarm's series."""
+    if alarms and not history_offered(probe or cloudwatch, next(iter(alarms)), since, until, counter):
+        return recompute_alarms(cloudwatch, alarms, since, until, counter)
+    went = []
+    for name in alarms:
+        kwargs = {"AlarmName": name, "HistoryItemType": "StateUpdate", "StartDate": since, "EndDate": until}
+        while True:
+            page = cloudwatch.describe_alarm_history(aws_retry=True, **kwargs)
+            counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
+            if any("to ALARM" in (item.get("HistorySummary") or "") for item in page.get("AlarmHistoryItems", [])):
+                went.append(name)
+                break
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    return {"went_to_alarm": went, "unknown": [], "source": "alarm history"}
 
 
 BREACH = {"GreaterThanThreshold": lambda v, t: v > t, "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
@@ -511,7 +538,8 @@ def measure(params, settings, now, clients):
                        for key, (name, stat) in LAMBDA_STATS.items()]
             series = get_metric_data(cloudwatch, queries, since, now, counter)
             measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
-            measured["alarms_since"] = alarms_since(cloudwatch, alarm_defs, since, now, counter) if names else \
+            measured["alarms_since"] = alarms_since(cloudwatch, alarm_defs, since, now, counter,
+                                                    clients.get("cloudwatch_probe")) if names else \
                 {"went_to_alarm": [], "unknown": []}
     return measured, counter
 
@@ -583,6 +611,9 @@ def main():
     retry = retry_decorator()
     clients = {name: module.client(name, retry_decorator=retry)
                for name in ("cloudwatch", "lambda", "ecr", "events", "sns", "dynamodb")}
+    if params["decision"] == "decommission":  # asks once whether DescribeAlarmHistory is offered (history_offered)
+        single = dict(module.params.get("aws_config") or {}, retries={"total_max_attempts": 1})
+        clients["cloudwatch_probe"] = module.client("cloudwatch", aws_config=single)
     try:
         measured, counter = measure(params, settings, now, clients)
         result = gate.decide(params["decision"], measured, params["acknowledgements"], settings, now=now)

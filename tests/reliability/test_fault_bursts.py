@@ -49,3 +49,32 @@ def test_a_burst_of_faults_on_one_call_is_ridden_out(bootstrapped, proxy, backof
     assert answered, "the call was never answered after the burst"
     # a backoff after each fault (a layer may add one of its own: one run of 8 for 7 faults was seen), none long
     assert len(backoff) >= BURST and all(0 <= delay <= 20 for delay in backoff), backoff
+
+
+def test_decision_point_3_asks_once_whether_alarm_history_is_offered_through_throttling(bootstrapped, proxy, backoff):
+    """Soak seed 24: DP3's DescribeAlarmHistory, which the emulator does not offer (a 500 web page), went through
+    botocore's 11 attempts (the inventories' aws_config), about 25 s each time, and when the last attempt met a
+    throttle the not-offered answer was hidden and gate.yml failed. Now one probe call without botocore's
+    retries, under the module's own retry layer: the throttles are tried again, the emulator's answer is read
+    once, and the alarms are replayed from their series."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.conftest import aws_client
+
+    alarm = "naver-sms-cutover-v2-duration"
+    aws_client("cloudwatch", bootstrapped).put_metric_alarm(
+        AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Duration", Statistic="Maximum", Period=1200,
+        EvaluationPeriods=1, Threshold=240000, ComparisonOperator="GreaterThanThreshold")
+    cutover_at = (datetime.now(timezone.utc) - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    acks = {name: {"by": "Kim Minsu", "ref": "CHG0012345"} for name in ("zero_customer_complaints", "po_approval")}
+    proxy.script("^DescribeAlarmHistory$", "throttle", 3)
+    result = run_module("cutover_gate", {
+        "decision": "decommission", "function": "naverplace_send_inform_v2", "alarms": [alarm],
+        "acknowledgements": acks, "aws_config": {"retries": {"mode": "standard", "max_attempts": 10}},
+        "history": [{"playbook": "cutover.yml", "result": "ok", "facts": {"live": "new", "switched_at": cutover_at}}]},
+        proxy.url)
+    assert not result.get("failed"), result.get("msg")
+    assert result["evidence"]["alarms_since"]["source"] == "recomputed from the metric series"
+    asked = [c["fault"] for c in proxy.calls() if c["operation"] == "DescribeAlarmHistory"]
+    assert asked == ["throttle", "throttle", "throttle", None], asked  # the emulator's answer read once, not 11 times
+    assert len(backoff) == 3 and all(delay <= 20 for delay in backoff), backoff
