@@ -613,7 +613,7 @@ def main():
                for name in ("cloudwatch", "lambda", "ecr", "events", "sns", "dynamodb")}
     if params["decision"] == "decommission":  # asks once whether DescribeAlarmHistory is offered (history_offered)
         single = dict(module.params.get("aws_config") or {}, retries={"total_max_attempts": 1})
-        clients["cloudwatch_probe"] = module.client("cloudwatch", aws_config=single)
+        clients["cloudwatch_probe"] = module.client("cloudwatch", retry_decorator=retry, aws_config=single)
     try:
         measured, counter = measure(params, settings, now, clients)
         result = gate.decide(params["decision"], measured, params["acknowledgements"], settings, now=now)
