@@ -6,7 +6,8 @@ resource playbooks), or decides the same (compare.yml: the same slot result; gat
 and criteria). The simulated world (rehearsal.scheduler) runs between phases against the emulator
 itself; ``invariant()`` is the customer invariant (no SMS twice, none missed).
 
-Used by tests/reliability/test_transient_phases.py (one chain) and bench/bench_soak.py (many seeds).
+Used by bench/bench_soak.py (many seeds, the whole rehearsal), bench/long_tests/test_phases_under_faults.py
+(one chain), and for their crash helpers tests/rehearsal/test_cutover_playbooks.py and test_cutover_realign.py.
 """
 from __future__ import annotations
 
