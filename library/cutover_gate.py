@@ -409,37 +409,34 @@ def not_offered(exc):
     return code in NOT_OFFERED or (code in ("500", "501") and "<html" in str(error.get("Message", "")).lower())
 
 
-def history_offered(probe, name, since, until, counter):
-    """Whether the endpoint offers DescribeAlarmHistory, asked once with ``probe``: a client without botocore's own
-    retries, under this module's retry layer. botocore retries any 500, so the emulator's not-offered answer cost
-    11 attempts (about 25 s) per alarm, and a throttle on the last of them hid it (soak seed 24, DP3 failed); here a
-    throttle or an AWS 500 is tried again (``retry_decorator``) and the not-offered answer is read at once."""
-    @retry_decorator()
-    def ask():
-        counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
-        try:
-            probe.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate", StartDate=since, EndDate=until,
-                                         MaxRecords=1)
-        except botocore.exceptions.ClientError as exc:
-            if not_offered(exc):
-                return False
+@retry_decorator()
+def history_page(client, kwargs, counter):
+    """One page of DescribeAlarmHistory, or None where the endpoint does not offer it (``not_offered``).
+
+    ``client`` makes one attempt per call (no botocore retries): botocore retries any 500, so the emulator's
+    not-offered answer cost 11 attempts (about 25 s) per alarm, and a throttle on the last of them hid it (soak
+    seed 24, DP3 failed). This layer (``retry_decorator``) tries a throttle or an AWS 500 again and reads the
+    not-offered answer at once."""
+    try:
+        page = client.describe_alarm_history(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        if not not_offered(exc):
             raise
-        return True
+        page = None
+    counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
+    return page
 
-    return ask()
 
-
-def alarms_since(cloudwatch, alarms, since, until, counter, probe=None):
-    """Which alarms went to ALARM since ``since``: alarm history, else (not offered: ``history_offered`` asked with
-    ``probe``) recomputed from each alarm's series."""
-    if alarms and not history_offered(probe or cloudwatch, next(iter(alarms)), since, until, counter):
-        return recompute_alarms(cloudwatch, alarms, since, until, counter)
+def alarms_since(cloudwatch, history, alarms, since, until, counter):
+    """Which alarms went to ALARM since ``since``: alarm history read with ``history`` (a client without botocore's
+    retries: ``history_page``), else, where it is not offered, recomputed from each alarm's series."""
     went = []
     for name in alarms:
         kwargs = {"AlarmName": name, "HistoryItemType": "StateUpdate", "StartDate": since, "EndDate": until}
         while True:
-            page = cloudwatch.describe_alarm_history(aws_retry=True, **kwargs)
-            counter["DescribeAlarmHistory"] = counter.get("DescribeAlarmHistory", 0) + 1
+            page = history_page(history, kwargs, counter)
+            if page is None:
+                return recompute_alarms(cloudwatch, alarms, since, until, counter)
             if any("to ALARM" in (item.get("HistorySummary") or "") for item in page.get("AlarmHistoryItems", [])):
                 went.append(name)
                 break
@@ -538,8 +535,8 @@ def measure(params, settings, now, clients):
                        for key, (name, stat) in LAMBDA_STATS.items()]
             series = get_metric_data(cloudwatch, queries, since, now, counter)
             measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
-            measured["alarms_since"] = alarms_since(cloudwatch, alarm_defs, since, now, counter,
-                                                    clients.get("cloudwatch_probe")) if names else \
+            measured["alarms_since"] = alarms_since(cloudwatch, clients["cloudwatch_history"], alarm_defs, since, now,
+                                                    counter) if names else \
                 {"went_to_alarm": [], "unknown": []}
     return measured, counter
 
@@ -611,9 +608,9 @@ def main():
     retry = retry_decorator()
     clients = {name: module.client(name, retry_decorator=retry)
                for name in ("cloudwatch", "lambda", "ecr", "events", "sns", "dynamodb")}
-    if params["decision"] == "decommission":  # asks once whether DescribeAlarmHistory is offered (history_offered)
+    if params["decision"] == "decommission":  # the alarm history, one attempt per call (history_page retries)
         single = dict(module.params.get("aws_config") or {}, retries={"total_max_attempts": 1})
-        clients["cloudwatch_probe"] = module.client("cloudwatch", retry_decorator=retry, aws_config=single)
+        clients["cloudwatch_history"] = module.client("cloudwatch", retry_decorator=retry, aws_config=single)
     try:
         measured, counter = measure(params, settings, now, clients)
         result = gate.decide(params["decision"], measured, params["acknowledgements"], settings, now=now)

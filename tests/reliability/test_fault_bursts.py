@@ -6,11 +6,12 @@ connection once botocore gave up, and the bare HTTP status codes of HEAD answers
 from __future__ import annotations
 
 import importlib
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import LEDGER_TABLE, STATE_BUCKET
+from tests.conftest import LEDGER_TABLE, STATE_BUCKET, aws_client
 from tests.module_runner import run_module
 
 BURST = 7  # more than botocore's own attempts (3 in standard mode, 5 in legacy mode)
@@ -57,10 +58,6 @@ def test_decision_point_3_asks_once_whether_alarm_history_is_offered_through_thr
     throttle the not-offered answer was hidden and gate.yml failed. Now one probe call without botocore's
     retries, under the module's own retry layer: the throttles are tried again, the emulator's answer is read
     once, and the alarms are replayed from their series."""
-    from datetime import datetime, timedelta, timezone
-
-    from tests.conftest import aws_client
-
     alarm = "naver-sms-cutover-v2-duration"
     aws_client("cloudwatch", bootstrapped).put_metric_alarm(
         AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Duration", Statistic="Maximum", Period=1200,
