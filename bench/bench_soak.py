@@ -67,11 +67,12 @@ def soak(url: str, root: Path, runs: int, deadline: float, first: int = 1, throu
                   f"{result['calls']} calls, {result['faults']} faults ({time.monotonic() - started:.0f} s)", flush=True)
             print(f"seed {seed} phases (playbook, calls, faults, rc): {chain.log}", flush=True)
         except ChainError as exc:
-            failures.append((seed, str(exc)[:2000]))
+            message = str(exc)
+            failures.append((seed, message[:2000]))
             kept = FAILURES_DIR / f"seed-{seed}.txt"  # the whole message (the failed run's output): the world is gone
             kept.parent.mkdir(parents=True, exist_ok=True)
-            kept.write_text(f"{str(exc)}\n\nphases (playbook, calls, faults, rc): {chain.log}\n")
-            print(f"seed {seed}: FAILED {str(exc)[:600]} (all of it: {kept})", flush=True)
+            kept.write_text(f"{message}\n\nphases (playbook, calls, faults, rc): {chain.log}\n")
+            print(f"seed {seed}: FAILED {message[:600]} (all of it: {kept})", flush=True)
         finally:
             chain.proxy.stop()
         figures = chain.figures()

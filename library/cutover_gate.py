@@ -522,7 +522,7 @@ def measure(params, settings, now, clients):
         measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
         if params["leak_record"] is not None:
             measured["leak_record"], measured["alias"] = params["leak_record"], alias
-    else:
+    else:  # decommission (main() makes its alarm-history client)
         if params["history"] is not None:
             measured["cutover_at"], measured["rollbacks"] = gate.cutover_history(params["history"])
         else:
@@ -535,9 +535,11 @@ def measure(params, settings, now, clients):
                        for key, (name, stat) in LAMBDA_STATS.items()]
             series = get_metric_data(cloudwatch, queries, since, now, counter)
             measured["lambda"] = {key: total(series[f"fn_{key}"], stat) for key, (_n, stat) in LAMBDA_STATS.items()}
-            measured["alarms_since"] = alarms_since(cloudwatch, clients["cloudwatch_history"], alarm_defs, since, now,
-                                                    counter) if names else \
-                {"went_to_alarm": [], "unknown": []}
+            if names:
+                history = clients["cloudwatch_history"]
+                measured["alarms_since"] = alarms_since(cloudwatch, history, alarm_defs, since, now, counter)
+            else:
+                measured["alarms_since"] = {"went_to_alarm": [], "unknown": []}
     return measured, counter
 
 

@@ -55,9 +55,9 @@ def test_a_burst_of_faults_on_one_call_is_ridden_out(bootstrapped, proxy, backof
 def test_decision_point_3_asks_once_whether_alarm_history_is_offered_through_throttling(bootstrapped, proxy, backoff):
     """Soak seed 24: DP3's DescribeAlarmHistory, which the emulator does not offer (a 500 web page), went through
     botocore's 11 attempts (the inventories' aws_config), about 25 s each time, and when the last attempt met a
-    throttle the not-offered answer was hidden and gate.yml failed. Now one probe call without botocore's
-    retries, under the module's own retry layer: the throttles are tried again, the emulator's answer is read
-    once, and the alarms are replayed from their series."""
+    throttle the not-offered answer was hidden and gate.yml failed. Now the history is read through a client
+    without botocore's retries, under the module's own retry layer (history_page): the throttles are tried again,
+    the emulator's answer is read once, and the alarms are replayed from their series."""
     alarm = "naver-sms-cutover-v2-duration"
     aws_client("cloudwatch", bootstrapped).put_metric_alarm(
         AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Duration", Statistic="Maximum", Period=1200,
